@@ -1,0 +1,4 @@
+"""book_recs
+"""
+
+__version__ = "0.1"

@@ -1,0 +1,26 @@
+"""Project settings. See https://docs.kedro.org/en/stable/configure/configuration_basics/."""
+
+import os
+from pathlib import Path
+
+from kedro.config import OmegaConfigLoader
+
+
+def raw_file(directory: str, stem: str) -> str:
+    """Path of a raw Book-Crossing file, gzip or plain, whichever is there.
+
+    ``BOOK_CROSSING_DIR`` in the environment overrides ``directory``, so the full data can live
+    anywhere without editing the configuration. When neither file exists the ``.csv.gz`` path is
+    returned, and loading it fails with an error that names it.
+    """
+    folder = Path(os.environ.get("BOOK_CROSSING_DIR", directory))
+    gzipped, plain = folder / f"{stem}.csv.gz", folder / f"{stem}.csv"
+    return str(plain if plain.exists() and not gzipped.exists() else gzipped)
+
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "custom_resolvers": {"raw_file": raw_file},
+}
