@@ -5,6 +5,8 @@ from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
 
+from book_recs.hooks import TrackingHooks
+
 
 def raw_file(directory: str, stem: str) -> str:
     """Path of a raw Book-Crossing file, gzip or plain, whichever is there.
@@ -18,9 +20,17 @@ def raw_file(directory: str, stem: str) -> str:
     return str(plain if plain.exists() and not gzipped.exists() else gzipped)
 
 
+HOOKS = (TrackingHooks(),)
+
+# BOOK_RECS_TRACKING=off runs without MLflow: kedro-mlflow opens no run, so nothing is logged.
+if os.environ.get("BOOK_RECS_TRACKING", "on").lower() in ("off", "0", "false", "no"):
+    DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow",)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     "custom_resolvers": {"raw_file": raw_file},
+    # Environments (full data, presets) state only what they change; the rest comes from base.
+    "merge_strategy": {"parameters": "soft", "globals": "soft", "catalog": "soft"},
 }
