@@ -1,0 +1,65 @@
+"""Structural checks of the project: the pipelines, the catalog and the README agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from kedro.framework.project import pipelines
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.io import MemoryDataset
+
+PROJECT_PATH = Path(__file__).resolve().parents[1]
+ENVIRONMENTS = sorted(p.name for p in (PROJECT_PATH / "conf").iterdir()
+                      if p.is_dir() and p.name not in ("base", "local"))
+
+
+@pytest.fixture(scope="module")
+def context():
+    bootstrap_project(PROJECT_PATH)
+    with KedroSession.create(project_path=PROJECT_PATH) as session:
+        yield session.load_context()
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci_command = [line for line in (PROJECT_PATH / ".ci/run").read_text().splitlines()
+                  if line.startswith("python3 -m venv")]
+    assert len(ci_command) == 1
+    assert ci_command[0] in (PROJECT_PATH / "README.md").read_text()
+
+
+def test_registry_has_each_stage_and_a_default(context):
+    expected = {"data_processing", "data_split", "feature_engineering", "finalmlp", "baselines",
+                "evaluation", "reporting", "__default__"}
+    assert expected <= set(pipelines)
+
+
+def test_every_dataset_a_pipeline_names_is_declared_in_the_catalog(context):
+    """No silent MemoryDatasets: every input and output persists through the catalog."""
+    catalog = context.catalog
+    undeclared = []
+    for name in sorted(pipelines["__default__"].datasets()):
+        if name.startswith("params:") or name == "parameters":
+            continue
+        if name not in catalog or isinstance(catalog[name], MemoryDataset):
+            undeclared.append(name)
+    assert undeclared == []
+
+
+def test_every_node_has_an_explicit_verb_noun_name():
+    names = [node.name for pipe in pipelines.values() for node in pipe.nodes]
+    auto_named = [n for n in names if "(" in n or "->" in n]
+    assert auto_named == []
+    short_names = {n.rsplit(".", 1)[-1] for n in names}
+    assert all(re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", n) for n in short_names), short_names
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_environment_loads_its_configuration(env):
+    bootstrap_project(PROJECT_PATH)
+    with KedroSession.create(project_path=PROJECT_PATH, env=env) as session:
+        context = session.load_context()
+        assert context.params
+        assert "books_raw" in context.catalog
