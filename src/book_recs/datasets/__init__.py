@@ -1,0 +1,5 @@
+"""Project-specific Kedro datasets."""
+
+from .optional_parquet import OptionalParquetDataset
+
+__all__ = ["OptionalParquetDataset"]
