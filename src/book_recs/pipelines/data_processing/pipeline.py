@@ -6,6 +6,7 @@ from .nodes import clean_ratings
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """One node: validation (errors name the file) then the article's cleaning rules."""
     return Pipeline(
         [
             Node(

@@ -26,19 +26,23 @@ def split_users(
         params: ``seed`` and ``shares`` (``{train, valid, test}``, summing to 1).
 
     Returns:
-        The train, valid and test rows.
+        The train, valid and test rows (the input's columns, index reset).
+
+    Raises:
+        ValueError: The shares are not exactly train/valid/test, are negative or do not sum to 1.
     """
     shares = params["shares"]
-    if set(shares) != set(SPLITS) or not np.isclose(sum(shares.values()), 1.0):
+    if (set(shares) != set(SPLITS) or min(shares.values()) < 0
+            or not np.isclose(sum(shares.values()), 1.0)):
         raise ValueError(f"data_split.shares must give {SPLITS} summing to 1, got {shares}")
     users = np.sort(ratings["User-ID"].unique())
     np.random.default_rng(params["seed"]).shuffle(users)
     bounds = np.round(np.cumsum([shares[s] for s in SPLITS]) * len(users)).astype(int)
     groups = np.split(users, bounds[:-1])
     parts = []
-    for split, members in zip(SPLITS, groups):
+    for split, members in zip(SPLITS, groups, strict=True):
         part = ratings[ratings["User-ID"].isin(members)].reset_index(drop=True)
-        logger.info("split %-5s %7d users %8d rows  positive rate %.4f",
-                    split, len(members), len(part), part["label"].mean() if len(part) else np.nan)
+        logger.info("split %-5s %7d users %8d rows  positive rate %.4f", split, len(members),
+                    len(part), part["label"].mean() if len(part) else np.nan)
         parts.append(part)
     return tuple(parts)

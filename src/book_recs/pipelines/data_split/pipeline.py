@@ -6,6 +6,7 @@ from .nodes import split_users
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """One node: seeded split of the users, so no user is in two splits."""
     return Pipeline(
         [
             Node(

@@ -1,0 +1,30 @@
+"""Baseline recommenders scored like FinalMLP: CatBoost ranker and classifier, popularity, random.
+
+Plain Python (no Kedro): the ``baselines`` pipeline wires these functions into nodes.
+"""
+
+from .catboost_models import (
+    feature_columns,
+    fit_catboost_classifier,
+    fit_catboost_ranker,
+    predict_like_probability,
+    predict_relevance,
+    sort_by_group,
+)
+from .popularity import PopularityRates, fit_popularity, predict_popularity
+from .scores import SCORE_KEYS, random_scores, scores_frame
+
+__all__ = [
+    "SCORE_KEYS",
+    "PopularityRates",
+    "feature_columns",
+    "fit_catboost_classifier",
+    "fit_catboost_ranker",
+    "fit_popularity",
+    "predict_like_probability",
+    "predict_popularity",
+    "predict_relevance",
+    "random_scores",
+    "scores_frame",
+    "sort_by_group",
+]

@@ -1,0 +1,197 @@
+"""The building blocks of FinalMLP (Mao et al., AAAI 2023), each a small ``nn.Module``.
+
+Shapes: B batch, F fields, D embedding dim, H fusion heads. The maths follows FuxiCTR's reference
+code (``model_zoo/FinalMLP/src/FinalMLP.py``); the structure follows torchrec (one block, one class).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from book_recs.models.feature_spec import PADDING_ID, FeatureSpec
+
+
+def field_order(specs: Sequence[FeatureSpec]) -> list[FeatureSpec]:
+    """The order of fields in every (B, F, D) tensor: numeric, then categorical, then sequence."""
+    return [s for kind in ("numeric", "categorical", "sequence") for s in specs if s.kind == kind]
+
+
+def select_fields(specs: Sequence[FeatureSpec], patterns: Sequence[str]) -> list[int]:
+    """Indices (in ``field_order``) of the fields whose names match any glob pattern.
+
+    >>> specs = [FeatureSpec("Age", "numeric", context="user"), FeatureSpec("Book-Title_0", "numeric")]
+    >>> select_fields(specs, ["Book-Title_*"])
+    [1]
+    """
+    names = [s.name for s in field_order(specs)]
+    unknown = [p for p in patterns if not fnmatch.filter(names, p)]
+    if unknown:
+        raise ValueError(f"gate context {unknown} matches no field; fields are {names}")
+    return [i for i, name in enumerate(names) if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+
+
+class FeatureEmbedding(nn.Module):
+    """Embeds every field into D dimensions.
+
+    Categorical: one table per field (row 0 = out-of-vocabulary, learned). Numeric: one learned
+    vector per field, scaled by the value. Sequence (multi-valued): mean of the ids' embeddings,
+    padding (id 0) ignored.
+
+    Input: ``{"numeric": (B, Fn) float, "categorical": (B, Fc) long, <sequence name>: (B, L) long}``.
+    Output: (B, F, D) in ``field_order``.
+
+    >>> emb = FeatureEmbedding([FeatureSpec("Age", "numeric"), FeatureSpec("c", "categorical", 5)], 4)
+    >>> emb({"numeric": torch.ones(2, 1), "categorical": torch.zeros(2, 1, dtype=torch.long)}).shape
+    torch.Size([2, 2, 4])
+    """
+
+    def __init__(self, specs: Sequence[FeatureSpec], embedding_dim: int) -> None:
+        super().__init__()
+        ordered = field_order(specs)
+        self.num_numeric = sum(s.kind == "numeric" for s in ordered)
+        self.categorical = nn.ModuleList(
+            nn.Embedding(s.vocab_size, embedding_dim) for s in ordered if s.kind == "categorical")
+        self.sequence_names = [s.name for s in ordered if s.kind == "sequence"]
+        self.sequence = nn.ModuleList(
+            nn.EmbeddingBag(s.vocab_size, embedding_dim, mode="mean", padding_idx=PADDING_ID)
+            for s in ordered if s.kind == "sequence")
+        self.numeric = nn.Parameter(torch.empty(self.num_numeric, embedding_dim))
+        self.num_fields = len(ordered)
+        self.embedding_dim = embedding_dim
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """As FuxiCTR: tables small normal (std 1e-4); numeric vectors xavier normal (they are
+        FuxiCTR's ``nn.Linear(1, D)`` weights)."""
+        for module in (*self.categorical, *self.sequence):
+            nn.init.normal_(module.weight, std=1e-4)
+        # xavier normal of a (1, D) weight, field by field
+        nn.init.normal_(self.numeric, std=(2 / (1 + self.embedding_dim)) ** 0.5)
+
+    def forward(self, inputs: dict[str, Tensor]) -> Tensor:
+        parts = []
+        if self.num_numeric:
+            parts.append(inputs["numeric"].unsqueeze(-1) * self.numeric)
+        if len(self.categorical):
+            ids = inputs["categorical"]
+            parts.append(torch.stack([table(ids[:, i]) for i, table in enumerate(self.categorical)], 1))
+        if self.sequence_names:
+            parts.append(torch.stack(
+                [bag(inputs[name]) for name, bag in zip(self.sequence_names, self.sequence)], 1))
+        return torch.cat(parts, dim=1)
+
+
+class MLPStream(nn.Module):
+    """Linear -> (BatchNorm) -> ReLU -> (Dropout) per hidden layer.
+
+    Input (B, in_dim); output (B, hidden_units[-1]).
+
+    >>> MLPStream(8, [6, 4])(torch.zeros(3, 8)).shape
+    torch.Size([3, 4])
+    """
+
+    def __init__(self, in_dim: int, hidden_units: Sequence[int], dropout: float = 0.0,
+                 batch_norm: bool = False) -> None:
+        super().__init__()
+        if not hidden_units:
+            raise ValueError("an MLP stream needs at least one hidden layer")
+        layers: list[nn.Module] = []
+        for width in hidden_units:
+            layers.append(nn.Linear(in_dim, width))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(width))
+            layers.append(nn.ReLU())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            in_dim = width
+        self.layers = nn.Sequential(*layers)
+        self.out_dim = in_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+class FeatureGating(nn.Module):
+    """Gating-based feature selection for one stream.
+
+    The gate reads the embeddings of the stream's context fields (or a learned vector when the
+    context is empty), passes them through an MLP ending in 2·sigmoid, and re-weights every
+    element of the flattened field embeddings by a factor in (0, 2).
+
+    Input (B, F, D); output (weighted (B, F·D), gate (B, F·D)).
+
+    >>> gate = FeatureGating(num_fields=3, embedding_dim=4, context=[0], hidden_units=[8])
+    >>> weighted, g = gate(torch.randn(2, 3, 4))
+    >>> weighted.shape, bool(((g > 0) & (g < 2)).all())
+    (torch.Size([2, 12]), True)
+    """
+
+    def __init__(self, num_fields: int, embedding_dim: int, context: Sequence[int],
+                 hidden_units: Sequence[int]) -> None:
+        super().__init__()
+        self.context = list(context)
+        in_dim = embedding_dim * len(self.context) if self.context else embedding_dim
+        self.context_bias = None if self.context else nn.Parameter(torch.zeros(1, embedding_dim))
+        self.mlp = MLPStream(in_dim, hidden_units)
+        self.out = nn.Linear(self.mlp.out_dim, num_fields * embedding_dim)
+
+    def forward(self, embeddings: Tensor) -> tuple[Tensor, Tensor]:
+        flat = embeddings.flatten(1)
+        if self.context:
+            gate_input = embeddings[:, self.context].flatten(1)
+        else:
+            gate_input = self.context_bias.expand(embeddings.size(0), -1)
+        gate = 2 * torch.sigmoid(self.out(self.mlp(gate_input)))
+        return flat * gate, gate
+
+
+class BilinearFusion(nn.Module):
+    """Multi-head bilinear fusion of two stream outputs into one logit.
+
+    logit = b + w1·o1 + w2·o2 + Σ_h o1_hᵀ W_h o2_h, with o1, o2 split into H equal heads.
+    With ``bilinear=False`` (or W = 0) it is the linear fusion of a concatenation, which is
+    DualMLP's additive fusion of two one-output streams.
+
+    Input (B, d1), (B, d2); output (B,).
+
+    >>> BilinearFusion(4, 6, num_heads=2)(torch.zeros(3, 4), torch.zeros(3, 6)).shape
+    torch.Size([3])
+    """
+
+    def __init__(self, dim1: int, dim2: int, num_heads: int = 1, bilinear: bool = True) -> None:
+        super().__init__()
+        if bilinear and (num_heads < 1 or dim1 % num_heads or dim2 % num_heads):
+            raise ValueError(
+                f"bilinear fusion splits the stream outputs into heads: widths {dim1} and {dim2} "
+                f"must both divide by num_heads={num_heads}")
+        self.num_heads = num_heads
+        self.w1 = nn.Linear(dim1, 1)
+        self.w2 = nn.Linear(dim2, 1, bias=False)
+        self.w12 = (nn.Parameter(torch.empty(num_heads, dim1 // num_heads, dim2 // num_heads))
+                    if bilinear else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Xavier for the linear and bilinear weights, zero biases (FuxiCTR)."""
+        for linear in (self.w1, self.w2):
+            nn.init.xavier_normal_(linear.weight)
+        nn.init.zeros_(self.w1.bias)
+        if self.w12 is not None:
+            nn.init.xavier_normal_(self.w12)
+
+    def linear_terms(self, o1: Tensor, o2: Tensor) -> tuple[Tensor, Tensor]:
+        """(b + w1·o1, w2·o2), each (B,): the per-stream parts of the logit."""
+        return self.w1(o1).squeeze(-1), self.w2(o2).squeeze(-1)
+
+    def forward(self, o1: Tensor, o2: Tensor) -> Tensor:
+        term1, term2 = self.linear_terms(o1, o2)
+        logit = term1 + term2
+        if self.w12 is not None:
+            heads1 = o1.view(o1.size(0), self.num_heads, -1)
+            heads2 = o2.view(o2.size(0), self.num_heads, -1)
+            logit = logit + torch.einsum("bhi,hij,bhj->b", heads1, self.w12, heads2)
+        return logit

@@ -1,0 +1,177 @@
+"""Training, scoring and explanation of FinalMLP: separate from the model, plain PyTorch.
+
+Deterministic on CPU: the same data, parameters and seed give identical weights and predictions.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import log_loss, roc_auc_score
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from book_recs.models.data import batches, num_rows
+from book_recs.models.finalmlp import FinalMLP
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How FinalMLP is trained (defaults: FuxiCTR's FinalMLP configs)."""
+
+    seed: int = 2021
+    learning_rate: float = 1e-3
+    batch_size: int = 4096
+    epochs: int = 10
+    early_stop_patience: int = 2
+    embedding_l2: float = 0.0
+    grad_clip_norm: float = 10.0
+    lr_reduce_factor: float = 0.1
+    lr_reduce_patience: int = 0
+    min_learning_rate: float = 1e-6
+    score_batch_size: int = 65536
+    progress_bar: bool = True
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(params) - known
+        if unknown:
+            raise ValueError(f"unknown training parameters {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**params)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and make CPU kernels deterministic."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.use_deterministic_algorithms(True)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, tensors: dict[str, Tensor], batch_size: int = 65536) -> np.ndarray:
+    """Probabilities of label 1 for every row, in order, in eval mode."""
+    model.eval()
+    logits = [model(batch) for batch in batches(tensors, batch_size)]
+    return torch.sigmoid(torch.cat(logits)).double().numpy() if logits else np.zeros(0)
+
+
+def binary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """AUC and logloss (NaN AUC when only one class is present)."""
+    auc = roc_auc_score(labels, probabilities) if len(np.unique(labels)) == 2 else float("nan")
+    return {"auc": float(auc), "logloss": float(log_loss(labels, probabilities, labels=[0, 1]))}
+
+
+def fit(
+    model: FinalMLP,
+    train: dict[str, Tensor],
+    valid: dict[str, Tensor],
+    config: TrainingConfig,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+) -> tuple[FinalMLP, pd.DataFrame]:
+    """Train with BCE, Adam, embedding L2, gradient clipping, LR reduction on plateau and early
+    stopping on valid AUC; return the model with its best weights and the per-epoch history.
+
+    Args:
+        model: A freshly built model (build it after ``seed_everything`` for reproducibility).
+        train, valid: Tensors from ``data.to_tensors`` (with ``label``).
+        config: The training configuration.
+        on_epoch_end: Called with (epoch, history row) after each epoch; may raise to stop
+            (e.g. an Optuna pruner).
+    """
+    seed_everything(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=config.lr_reduce_factor,
+        patience=config.lr_reduce_patience, min_lr=config.min_learning_rate)
+    loss_fn = nn.BCEWithLogitsLoss()
+    valid_labels = valid["label"].numpy()
+    best_auc, best_state, stale, history = -np.inf, copy.deepcopy(model.state_dict()), 0, []
+    n_train = num_rows(train)
+
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        start, total_loss = time.perf_counter(), 0.0
+        steps = tqdm(batches(train, config.batch_size, generator), total=-(-n_train // config.batch_size),
+                     desc=f"epoch {epoch}", leave=False, disable=not config.progress_bar)
+        for batch in steps:
+            optimizer.zero_grad()
+            loss = loss_fn(model(batch), batch["label"])
+            total_loss += loss.item() * len(batch["label"])
+            if config.embedding_l2:
+                loss = loss + config.embedding_l2 / 2 * model.embedding_l2()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
+            optimizer.step()
+        seconds = time.perf_counter() - start
+        metrics = binary_metrics(valid_labels, predict(model, valid, config.score_batch_size))
+        row = {"epoch": epoch, "train_loss": total_loss / n_train, "valid_auc": metrics["auc"],
+               "valid_logloss": metrics["logloss"], "lr": optimizer.param_groups[0]["lr"],
+               "seconds": seconds, "rows_per_s": n_train / seconds}
+        history.append(row)
+        logger.info("epoch %d  loss %.4f  valid AUC %.4f  logloss %.4f  lr %.0e  %.1f s  %.0f rows/s",
+                    epoch, row["train_loss"], row["valid_auc"], row["valid_logloss"], row["lr"],
+                    seconds, row["rows_per_s"])
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+        if metrics["auc"] > best_auc:
+            best_auc, best_state, stale = metrics["auc"], copy.deepcopy(model.state_dict()), 0
+        else:
+            stale += 1
+            if stale >= config.early_stop_patience:
+                logger.info("early stop after epoch %d: best valid AUC %.4f", epoch, best_auc)
+                break
+        scheduler.step(metrics["auc"])
+
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, pd.DataFrame(history)
+
+
+@torch.no_grad()
+def stream_contributions(model: FinalMLP, tensors: dict[str, Tensor],
+                         batch_size: int = 65536) -> pd.DataFrame:
+    """Summed |b + w1·o1| (user stream) and |w2·o2| (item stream) over a data set: the article's
+    Figure 8. Computed on demand, nothing kept between calls."""
+    model.eval()
+    totals = torch.zeros(2, dtype=torch.float64)
+    for batch in batches(tensors, batch_size):
+        o1, o2, _, _ = model.streams(batch)
+        term1, term2 = model.fusion.linear_terms(o1, o2)
+        totals += torch.stack([term1.abs().sum(), term2.abs().sum()]).double()
+    share = totals / totals.sum() if totals.sum() > 0 else totals
+    return pd.DataFrame({"stream": ["user", "item"], "contribution": totals.numpy(),
+                         "share": share.numpy()})
+
+
+@torch.no_grad()
+def gate_means(model: FinalMLP, tensors: dict[str, Tensor], batch_size: int = 65536) -> pd.DataFrame:
+    """Mean gate value per field and stream (1 = neutral; > 1 selected; < 1 damped). Empty when the
+    model has no gates."""
+    model.eval()
+    if model.gates is None:
+        return pd.DataFrame({"stream": [], "field": [], "mean_gate": []})
+    dim = model.embedding.embedding_dim
+    sums, n = torch.zeros(2, len(model.field_names), dtype=torch.float64), 0
+    for batch in batches(tensors, batch_size):
+        _, _, gate1, gate2 = model.streams(batch)
+        for stream, gate in enumerate((gate1, gate2)):
+            sums[stream] += gate.view(gate.size(0), -1, dim).mean(-1).sum(0).double()
+        n += len(gate1)
+    means = (sums / max(n, 1)).numpy()
+    return pd.DataFrame({
+        "stream": np.repeat(["user", "item"], len(model.field_names)),
+        "field": model.field_names * 2,
+        "mean_gate": means.reshape(-1),
+    })

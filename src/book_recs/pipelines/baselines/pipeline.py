@@ -1,0 +1,75 @@
+"""Four baselines, each its own namespace over the shared model-input tables.
+
+Inside namespace ``ns`` the template names ``model``, ``training_summary``, ``scores_valid``,
+``scores_test`` become ``ns.model`` ... and ``params:model`` becomes ``params:ns.model``; the
+model-input tables and ``feature_specs`` stay shared (not namespaced).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kedro.pipeline import Node, Pipeline
+
+from book_recs.baselines import fit_catboost_classifier, fit_catboost_ranker
+
+from .nodes import (
+    fit_popularity_rates,
+    score_randomly,
+    score_with_classifier,
+    score_with_popularity,
+    score_with_ranker,
+)
+
+SHARED_INPUTS = {"model_input_train", "model_input_valid", "model_input_test", "feature_specs"}
+SPLITS_SCORED = ("valid", "test")
+
+
+def _scoring_nodes(score: Callable, model_input: str) -> list[Node]:
+    return [
+        Node(score, inputs={model_input: "model", "rows": f"model_input_{split}"},
+             outputs=f"scores_{split}", name=f"score_{split}", tags="scoring")
+        for split in SPLITS_SCORED
+    ]
+
+
+def _catboost_template(fit: Callable, score: Callable) -> Pipeline:
+    training = Node(
+        fit,
+        inputs={"train": "model_input_train", "valid": "model_input_valid",
+                "specs": "feature_specs", "params": "params:model"},
+        outputs=["model", "training_summary"],
+        name="train_model",
+        tags="training",
+    )
+    return Pipeline([training, *_scoring_nodes(score, "model")])
+
+
+def _popularity_template() -> Pipeline:
+    fitting = Node(fit_popularity_rates,
+                   inputs={"train": "model_input_train", "params": "params:model"},
+                   outputs="model", name="fit_popularity_rates", tags="training")
+    return Pipeline([fitting, *_scoring_nodes(score_with_popularity, "rates")])
+
+
+def _random_template() -> Pipeline:
+    return Pipeline([
+        Node(score_randomly, inputs={"rows": f"model_input_{split}", "params": "params:model"},
+             outputs=f"scores_{split}", name=f"score_{split}", tags="scoring")
+        for split in SPLITS_SCORED
+    ])
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """The catboost_ranker, catboost_classifier, popularity and random baselines, summed."""
+    templates = {
+        "catboost_ranker": _catboost_template(fit_catboost_ranker, score_with_ranker),
+        "catboost_classifier": _catboost_template(fit_catboost_classifier, score_with_classifier),
+        "popularity": _popularity_template(),
+        "random": _random_template(),
+    }
+    return sum(
+        (Pipeline(template, namespace=namespace, inputs=SHARED_INPUTS)
+         for namespace, template in templates.items()),
+        Pipeline([]),
+    )

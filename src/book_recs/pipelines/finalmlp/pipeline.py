@@ -1,0 +1,49 @@
+"""FinalMLP and its DualMLP ablation: one template, two namespaces."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import explain_model, score_model, train_model
+
+MODELS = ("finalmlp", "dualmlp")
+SHARED_INPUTS = {"model_input_train", "model_input_valid", "model_input_test", "feature_specs"}
+
+
+def create_template() -> Pipeline:
+    """Train, score (valid, test) and explain one model; params ``model`` and ``training``."""
+    return Pipeline([
+        Node(
+            train_model,
+            inputs={"train": "model_input_train", "valid": "model_input_valid",
+                    "specs": "feature_specs", "model_params": "params:model",
+                    "training_params": "params:training"},
+            outputs=["model", "training_history"],
+            name="train_model",
+            tags=["training"],
+        ),
+        *[
+            Node(
+                score_model,
+                inputs={"model": "model", "model_input": f"model_input_{split}",
+                        "specs": "feature_specs", "training_params": "params:training"},
+                outputs=f"scores_{split}",
+                name=f"score_{split}",
+                tags=["scoring"],
+            )
+            for split in ("valid", "test")
+        ],
+        Node(
+            explain_model,
+            inputs={"model": "model", "model_input": "model_input_test", "specs": "feature_specs"},
+            outputs=["stream_contributions", "gate_means"],
+            name="explain_model",
+            tags=["evaluation"],
+        ),
+    ])
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    template = create_template()
+    return sum(
+        (Pipeline(template, namespace=name, inputs=SHARED_INPUTS) for name in MODELS),
+        Pipeline([]),
+    )
