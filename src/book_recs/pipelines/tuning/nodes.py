@@ -1,0 +1,138 @@
+"""Hyperparameter search with Optuna on the VALID split only (TPE, seeded, median pruning).
+
+The test split never reaches these nodes: the pipeline's inputs are the train and valid model
+input only (a test checks it).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from book_recs.baselines import catboost_models
+from book_recs.models.data import to_tensors
+from book_recs.models.feature_spec import FeatureSpec
+from book_recs.models.finalmlp import FinalMLP
+from book_recs.models.trainer import TrainingConfig, binary_metrics, fit, predict, seed_everything
+
+logger = logging.getLogger(__name__)
+
+
+def suggest(trial: optuna.Trial, name: str, space: dict[str, Any]) -> Any:
+    """One value from a search-space entry: ``{choices: [...]}``, ``{low, high, log}`` (float) or
+    ``{low, high, int: true}``."""
+    if "choices" in space:
+        choices = space["choices"]
+        # Optuna stores categorical choices by index when they are lists.
+        index = trial.suggest_categorical(name, list(range(len(choices))))
+        return copy.deepcopy(choices[index])
+    if space.get("int"):
+        return trial.suggest_int(name, space["low"], space["high"], log=space.get("log", False))
+    return trial.suggest_float(name, space["low"], space["high"], log=space.get("log", False))
+
+
+def apply_trial(trial: optuna.Trial, base: dict[str, Any], space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``base`` parameters with every ``section.key`` of ``space`` replaced by a suggestion."""
+    params = copy.deepcopy(base)
+    for dotted, entry in space.items():
+        section, key = dotted.split(".", 1)
+        params[section][key] = suggest(trial, dotted, entry)
+    return params
+
+
+def make_study(tuning: dict[str, Any], name: str) -> optuna.Study:
+    """A seeded TPE study with a median pruner, resumed from ``storage`` when it exists."""
+    return optuna.create_study(
+        study_name=f"{tuning['study_name']}-{name}", storage=tuning.get("storage"),
+        load_if_exists=True, direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=tuning["seed"]),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=tuning["pruner_startup_trials"],
+                                           n_warmup_steps=tuning["pruner_warmup_epochs"]),
+    )
+
+
+def trials_table(study: optuna.Study, space: dict[str, Any]) -> pd.DataFrame:
+    """One row per trial: number, state, valid AUC, seconds and the chosen parameter values."""
+    rows = []
+    for trial in study.trials:
+        row = {"trial": trial.number, "state": trial.state.name, "valid_auc": trial.value,
+               "seconds": trial.user_attrs.get("seconds")}
+        for name, value in trial.params.items():
+            entry = space.get(name, {})
+            row[name] = str(entry["choices"][value]) if "choices" in entry else value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def tune_finalmlp(
+    train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
+    base_params: dict[str, Any], tuning: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Search FinalMLP's space on valid AUC; return the trials and the best parameters
+    (``{model: ..., training: ...}``, ready to become a preset)."""
+    train_tensors, valid_tensors = to_tensors(train, specs), to_tensors(valid, specs)
+    space = tuning["finalmlp_space"]
+
+    def objective(trial: optuna.Trial) -> float:
+        params = apply_trial(trial, base_params, space)
+        params["training"]["epochs"] = tuning["max_epochs"]
+        params["training"]["progress_bar"] = False
+        config = TrainingConfig.from_params(params["training"])
+        seed_everything(config.seed)
+        try:
+            model = FinalMLP(specs, **params["model"])
+        except ValueError as error:  # e.g. widths that do not divide by the heads
+            raise optuna.TrialPruned(str(error)) from error
+
+        def report(epoch: int, row: dict[str, float]) -> None:
+            trial.report(row["valid_auc"], epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
+        start = time.perf_counter()
+        model, history = fit(model, train_tensors, valid_tensors, config, on_epoch_end=report)
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        trial.set_user_attr("best_epoch", int(history["valid_auc"].idxmax()) + 1)
+        return float(history["valid_auc"].max())
+
+    study = make_study(tuning, "finalmlp")
+    study.optimize(objective, n_trials=tuning["n_trials"], timeout=tuning["timeout_seconds"],
+                   callbacks=[log_trial])
+    best = apply_trial(optuna.trial.FixedTrial(study.best_trial.params), base_params, space)
+    logger.info("best FinalMLP trial %d: valid AUC %.4f", study.best_trial.number, study.best_value)
+    return trials_table(study, space), best
+
+
+def tune_catboost(
+    train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
+    base_params: dict[str, Any], tuning: dict[str, Any], name: str,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The same budget for a CatBoost baseline (``name``: catboost_classifier or catboost_ranker);
+    the objective is valid AUC of its scores for either, so both are chosen on one criterion."""
+    space = tuning["catboost_space"]
+    ranker = name == "catboost_ranker"
+
+    def objective(trial: optuna.Trial) -> float:
+        params = apply_trial(trial, {"model": base_params}, space)["model"]
+        model, _ = catboost_models.fit_catboost(train, valid, specs, params, ranker=ranker)
+        return binary_metrics(valid["label"].to_numpy(),
+                              catboost_models.score_catboost(model, valid, specs))["auc"]
+
+    study = make_study(tuning, name)
+    study.optimize(objective, n_trials=tuning["catboost_trials"], timeout=tuning["timeout_seconds"],
+                   callbacks=[log_trial])
+    best = apply_trial(optuna.trial.FixedTrial(study.best_trial.params), {"model": base_params}, space)
+    logger.info("best %s trial %d: valid AUC %.4f", name, study.best_trial.number, study.best_value)
+    return trials_table(study, space), best
+
+
+def log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    logger.info("trial %d %s: valid AUC %s (best %.4f)", trial.number, trial.state.name,
+                "-" if trial.value is None else f"{trial.value:.4f}",
+                study.best_value if any(t.value is not None for t in study.trials) else np.nan)

@@ -1,0 +1,115 @@
+"""The whole default pipeline on the shipped sample, as a user runs it: `kedro run`, twice, in fresh
+processes. Checks determinism (identical metrics, scores and FinalMLP weights), that each run is
+recorded in the local MLflow store with its tags and metrics, that a changed seed changes the
+results, and that `kedro viz build` succeeds."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+PROJECT_PATH = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "BOOK_RECS_TRACKING": "on"}
+    env.pop("BOOK_CROSSING_DIR", None)
+    result = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=900, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def copy_project(target: Path) -> Path:
+    """A fresh project folder: the configuration and the raw sample, no outputs."""
+    shutil.copy(PROJECT_PATH / "pyproject.toml", target)
+    shutil.copytree(PROJECT_PATH / "conf", target / "conf",
+                    ignore=shutil.ignore_patterns("local"))
+    (target / "conf" / "local").mkdir()
+    shutil.copytree(PROJECT_PATH / "data" / "01_raw", target / "data" / "01_raw",
+                    ignore=shutil.ignore_patterns("full"))
+    return target
+
+
+def outputs(project: Path) -> dict[str, Path]:
+    """Every score table and metrics report, by path relative to data/."""
+    data = project / "data"
+    files = [*data.glob("07_model_output/**/*.parquet"), *data.glob("08_reporting/**/*.json"),
+             *data.glob("08_reporting/**/*.csv")]
+    return {str(p.relative_to(data)): p for p in files if "cleaning_summary" not in p.name}
+
+
+def finalmlp_weights(project: Path) -> dict[str, torch.Tensor]:
+    with (project / "data" / "06_models" / "finalmlp.pkl").open("rb") as handle:
+        return pickle.load(handle).state_dict()
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    first = copy_project(tmp_path_factory.mktemp("first"))
+    kedro(first, "run")
+    second = copy_project(tmp_path_factory.mktemp("second"))
+    shutil.copy(first / "mlflow.db", second / "mlflow.db")  # one store, two runs
+    kedro(second, "run")
+    return first, second
+
+
+def test_two_runs_give_identical_numbers_and_weights(two_runs):
+    first, second = two_runs
+    first_outputs, second_outputs = outputs(first), outputs(second)
+    assert first_outputs.keys() == second_outputs.keys()
+    assert any("metrics" in name for name in first_outputs)
+    differing = [name for name in first_outputs
+                 if not filecmp.cmp(first_outputs[name], second_outputs[name], shallow=False)
+                 and "training_history" not in name and "training_summary" not in name]
+    assert differing == []  # histories hold wall-clock seconds, everything else must match
+    weights1, weights2 = finalmlp_weights(first), finalmlp_weights(second)
+    assert all(torch.equal(weights1[k], weights2[k]) for k in weights1)
+
+
+def test_each_run_is_recorded_in_the_local_mlflow_store(two_runs):
+    import mlflow
+
+    _, second = two_runs
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{second / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("book_recs")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 2
+    for run in runs:
+        assert run.data.tags["kedro_env"] == "local"
+        assert len(run.data.tags["raw_data_sha256"]) == 64
+        assert run.data.params["finalmlp.training.seed"] == "2021"
+        assert any(name.startswith("finalmlp.") for name in run.data.metrics)
+        assert client.list_artifacts(run.info.run_id, "plots")
+    assert runs[0].data.metrics == runs[1].data.metrics
+
+
+def test_a_changed_seed_changes_the_model_and_is_tracked(two_runs):
+    import mlflow
+
+    first, _ = two_runs
+    before = finalmlp_weights(first)
+    kedro(first, "run", "--pipeline", "finalmlp", "--params", "finalmlp.training.seed=7")
+    after = finalmlp_weights(first)
+    assert not all(torch.equal(before[k], after[k]) for k in before)
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{first / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("book_recs")
+    seeds = {r.data.params.get("finalmlp.training.seed")
+             for r in client.search_runs([experiment.experiment_id])}
+    assert seeds == {"2021", "7"}
+
+
+def test_kedro_viz_build_succeeds(two_runs):
+    first, _ = two_runs
+    kedro(first, "viz", "build")
+    assert (first / "build" / "index.html").exists()
