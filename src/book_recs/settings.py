@@ -24,7 +24,8 @@ HOOKS = (TrackingHooks(),)
 
 # BOOK_RECS_TRACKING=off runs without MLflow: kedro-mlflow opens no run, so nothing is logged.
 if os.environ.get("BOOK_RECS_TRACKING", "on").lower() in ("off", "0", "false", "no"):
-    DISABLE_HOOKS_FOR_PLUGINS = ("kedro-mlflow",)
+    # Kedro matches the distribution name as its metadata spells it (kedro_mlflow); both for safety.
+    DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
