@@ -66,12 +66,14 @@ def split_location(location: pd.Series) -> pd.DataFrame:
     Returns:
         Columns ``city``, ``state``, ``country`` (dtype ``str``, NaN when missing), same index.
     """
-    parts = location.astype("str").str.split(",", n=len(LOCATION_PARTS))
+    # A missing location is an empty one: every part becomes NA below.
+    parts = location.fillna("").astype("str").str.split(",", n=len(LOCATION_PARTS))
     columns = {}
     for index, name in enumerate(LOCATION_PARTS):
-        values = parts.str[index].str.strip()
+        # astype: a part missing in every row comes back as float NaN.
+        values = parts.str[index].astype("str").str.strip()
         columns[name] = values.where(~values.str.lower().isin(MISSING_LOCATION_PARTS))
-    return pd.DataFrame(columns, index=location.index).astype("str")
+    return pd.DataFrame(columns, index=location.index)
 
 
 def clean_ratings(
