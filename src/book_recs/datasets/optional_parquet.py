@@ -1,8 +1,9 @@
 """A parquet dataset that loads an empty table while its file does not exist yet.
 
-A cache that a node both reads and extends (title embeddings) needs two catalog names on one
-file, because Kedro forbids a node to read and write the same dataset: the input name uses this
-class, so the very first run starts from an empty cache instead of failing.
+A cache that a node both reads and extends (the title embeddings) needs two catalog names on
+one file, because Kedro forbids a node to read and write the same dataset. The input name uses
+this class, so the very first run starts from an empty cache instead of failing; the output
+name is a plain ``pandas.ParquetDataset``.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from kedro_datasets.pandas import ParquetDataset
 
 
 class OptionalParquetDataset(ParquetDataset):
-    """``pandas.ParquetDataset`` whose load gives an empty frame with ``columns`` when absent.
+    """``pandas.ParquetDataset`` whose load gives an empty frame while the file is absent.
+
+    Args:
+        columns: Columns of the empty frame (object dtype: no rows, so no values to type).
+        **kwargs: Everything ``pandas.ParquetDataset`` takes (``filepath``, ``load_args``, ...).
 
     Example catalog entry::
 
         title_embeddings_cached:
           type: book_recs.datasets.OptionalParquetDataset
           filepath: data/04_feature/title_embeddings.parquet
-          columns: [encoder, title]
+          columns: [encoder, title, embedding]
     """
 
     def __init__(self, *, columns: list[str] | None = None, **kwargs: Any) -> None:
@@ -30,5 +35,8 @@ class OptionalParquetDataset(ParquetDataset):
 
     def load(self) -> pd.DataFrame:
         if not self._exists():
-            return pd.DataFrame({name: pd.Series(dtype="str") for name in self._empty_columns})
+            return pd.DataFrame(columns=self._empty_columns, dtype=object)
         return super().load()
+
+    def _describe(self) -> dict[str, Any]:
+        return {**super()._describe(), "empty_columns": self._empty_columns}

@@ -1,69 +1,77 @@
-"""Nodes of the feature stage: thin wrappers over ``book_recs.features``."""
+"""Nodes of the feature stage: thin wrappers over the plain-Python ``book_recs.features``."""
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from book_recs.features import FeatureTransformer, FieldConfig, load_title_encoder
+from book_recs.features import (
+    FeatureTransformers,
+    FieldConfig,
+    add_title_embeddings,
+    build_model_input,
+    encoder_key,
+    load_title_encoder,
+)
 from book_recs.models.feature_spec import FeatureSpec
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["build_feature_specs", "build_model_input", "fit_feature_transformers",
+           "update_title_embeddings"]
 
 
 def update_title_embeddings(
     ratings: pd.DataFrame, cache: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
-    """Add embeddings of the titles the cache lacks for this encoder; never re-encode a title.
+    """Encode every unique title the cache lacks for the configured encoder.
 
     Args:
-        ratings: Cleaned ratings (all splits: one encoding per unique title).
-        cache: Cached embeddings, columns ``encoder``, ``title``, ``embedding`` (may be empty).
-        params: ``title_encoder`` (name or path), ``encode_batch_size``.
+        ratings: Cleaned ratings of all splits (one encoding per unique ``Book-Title``).
+        cache: The cache so far (``title_embeddings_cached``; empty on the first run).
+        params: ``title_encoder`` (sentence-transformers name or path), ``encode_batch_size``.
 
     Returns:
-        The cache with one row per (encoder, title) seen so far.
+        The cache with one row per (encoder, title) seen so far: saved as ``title_embeddings``,
+        the same file the next run reads as ``title_embeddings_cached``.
     """
-    encoder_name = params["title_encoder"]
-    known = set(cache.loc[cache["encoder"] == encoder_name, "title"]) if len(cache) else set()
-    titles = sorted(set(ratings["Book-Title"].unique()) - known)
-    logger.info("title embeddings (%s): %d cached, %d to encode", encoder_name, len(known), len(titles))
-    if not titles:
-        return cache
-    start = time.perf_counter()
-    vectors = load_title_encoder(encoder_name).encode(
-        titles, batch_size=params["encode_batch_size"], show_progress_bar=True,
-        convert_to_numpy=True,
-    )
-    seconds = time.perf_counter() - start
-    logger.info("encoded %d titles in %.1f s (%.0f titles/s)", len(titles), seconds,
-                len(titles) / max(seconds, 1e-9))
-    new = pd.DataFrame({"encoder": encoder_name, "title": titles,
-                        "embedding": list(np.asarray(vectors, dtype=np.float32))})
-    return pd.concat([cache, new], ignore_index=True) if len(cache) else new
+    name = params["title_encoder"]
+    return add_title_embeddings(cache, ratings["Book-Title"], encoder_key(name),
+                                lambda: load_title_encoder(name), params["encode_batch_size"])
 
 
-def fit_feature_transformer(
-    train: pd.DataFrame, embeddings: pd.DataFrame, params: dict[str, Any]
-) -> FeatureTransformer:
-    """Fit title PCA, numeric imputation/scaling and vocabularies on the train split only."""
-    return FeatureTransformer.fit(train, embeddings, FieldConfig.from_params(params))
+def fit_feature_transformers(
+    train: pd.DataFrame, title_embeddings: pd.DataFrame, params: dict[str, Any]
+) -> FeatureTransformers:
+    """Fit title PCA, numeric imputation/scaling and category vocabularies on train only.
+
+    Args:
+        train: ``train_ratings``.
+        title_embeddings: The title-embedding cache.
+        params: The ``feature_engineering`` parameters (fields, PCA share, min count, seed).
+
+    Returns:
+        The fitted ``FeatureTransformers`` (pickled as ``feature_transformers``).
+    """
+    return FeatureTransformers.fit(train, title_embeddings, FieldConfig.from_params(params))
 
 
-def build_model_input(
-    ratings: pd.DataFrame, embeddings: pd.DataFrame, transformer: FeatureTransformer
-) -> pd.DataFrame:
-    """Model input of one split with the transformer fitted on train."""
-    return transformer.transform(ratings, embeddings)
+def build_feature_specs(
+    transformers: FeatureTransformers, params: dict[str, Any]
+) -> list[FeatureSpec]:
+    """The feature schema the models read, with each field's stream context.
 
+    Args:
+        transformers: Fitted ``FeatureTransformers``.
+        params: ``user_fields``: the fields of the user side; the rest are item fields.
 
-def build_feature_specs(transformer: FeatureTransformer) -> list[FeatureSpec]:
-    """The feature schema the models read."""
-    specs = transformer.feature_specs()
-    logger.info("%d fields: %s", len(specs),
-                ", ".join(f"{s.name}({s.kind[:3]},{s.context})" for s in specs[:3]) + ", ...")
+    Returns:
+        One ``FeatureSpec`` per model-input field, in model-input column order.
+    """
+    specs = transformers.feature_specs(params["user_fields"])
+    numeric = sum(s.kind == "numeric" for s in specs)
+    logger.info("%d fields: %d numeric, %d categorical; user side: %s", len(specs), numeric,
+                len(specs) - numeric, [s.name for s in specs if s.context == "user"])
     return specs

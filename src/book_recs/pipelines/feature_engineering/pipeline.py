@@ -5,7 +5,7 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import (
     build_feature_specs,
     build_model_input,
-    fit_feature_transformer,
+    fit_feature_transformers,
     update_title_embeddings,
 )
 
@@ -13,6 +13,7 @@ SPLITS = ("train", "valid", "test")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """Encode new titles, fit on train, then build the model input of each split."""
     return Pipeline(
         [
             Node(
@@ -23,19 +24,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="update_title_embeddings",
             ),
             Node(
-                fit_feature_transformer,
-                inputs={"train": "train_ratings", "embeddings": "title_embeddings",
+                fit_feature_transformers,
+                inputs={"train": "train_ratings", "title_embeddings": "title_embeddings",
                         "params": "params:feature_engineering"},
-                outputs="feature_transformer",
-                name="fit_feature_transformer",
+                outputs="feature_transformers",
+                name="fit_feature_transformers",
             ),
-            Node(build_feature_specs, inputs="feature_transformer", outputs="feature_specs",
-                 name="build_feature_specs"),
+            Node(
+                build_feature_specs,
+                inputs={"transformers": "feature_transformers",
+                        "params": "params:feature_engineering"},
+                outputs="feature_specs",
+                name="build_feature_specs",
+            ),
             *[
                 Node(
                     build_model_input,
-                    inputs={"ratings": f"{split}_ratings", "embeddings": "title_embeddings",
-                            "transformer": "feature_transformer"},
+                    inputs={"ratings": f"{split}_ratings", "title_embeddings": "title_embeddings",
+                            "transformers": "feature_transformers"},
                     outputs=f"model_input_{split}",
                     name=f"build_model_input_{split}",
                 )
