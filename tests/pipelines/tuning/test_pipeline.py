@@ -42,7 +42,8 @@ def test_tune_finalmlp_returns_trials_and_best_parameters_and_resumes(tuning_par
                       "fs_hidden_units": [8], "num_heads": 2},
             "training": {"seed": 1, "batch_size": 64, "epochs": 1, "early_stop_patience": 2}}
     train, valid = tiny_split(rng, 300), tiny_split(rng, 100)
-    trials, best = tune_finalmlp(train, valid, specs, base, tuning_params)
+    trials, tuned = tune_finalmlp(train, valid, specs, base, tuning_params)
+    best = tuned["finalmlp"]
     assert len(trials) == 3
     assert best["model"]["embedding_dim"] in (4, 8)
     assert 1e-3 <= best["training"]["learning_rate"] <= 1e-2

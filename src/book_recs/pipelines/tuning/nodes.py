@@ -74,8 +74,8 @@ def tune_finalmlp(
     train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
     base_params: dict[str, Any], tuning: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Search FinalMLP's space on valid AUC; return the trials and the best parameters
-    (``{model: ..., training: ...}``, ready to become a preset)."""
+    """Search FinalMLP's space on valid AUC; return the trials and the best parameters in the
+    layout of a parameters file (``{finalmlp: {model, training}}``), ready to become a preset."""
     train_tensors, valid_tensors = to_tensors(train, specs), to_tensors(valid, specs)
     space = tuning["finalmlp_space"]
 
@@ -106,7 +106,7 @@ def tune_finalmlp(
                    callbacks=[log_trial])
     best = apply_trial(optuna.trial.FixedTrial(study.best_trial.params), base_params, space)
     logger.info("best FinalMLP trial %d: valid AUC %.4f", study.best_trial.number, study.best_value)
-    return trials_table(study, space), best
+    return trials_table(study, space), {"finalmlp": best}
 
 
 def tune_catboost(
@@ -129,7 +129,19 @@ def tune_catboost(
                    callbacks=[log_trial])
     best = apply_trial(optuna.trial.FixedTrial(study.best_trial.params), {"model": base_params}, space)
     logger.info("best %s trial %d: valid AUC %.4f", name, study.best_trial.number, study.best_value)
-    return trials_table(study, space), best
+    return trials_table(study, space), {name: best}
+
+
+def tune_catboost_classifier(train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
+                             base_params: dict[str, Any], tuning: dict[str, Any]):
+    """``tune_catboost`` for the CatBoost classifier."""
+    return tune_catboost(train, valid, specs, base_params, tuning, "catboost_classifier")
+
+
+def tune_catboost_ranker(train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
+                         base_params: dict[str, Any], tuning: dict[str, Any]):
+    """``tune_catboost`` for the CatBoost ranker."""
+    return tune_catboost(train, valid, specs, base_params, tuning, "catboost_ranker")
 
 
 def log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

@@ -2,11 +2,9 @@
 
 Run on request: `kedro run --pipeline tuning` (it is not part of the default run)."""
 
-from functools import partial
-
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import tune_catboost, tune_finalmlp
+from .nodes import tune_catboost_classifier, tune_catboost_ranker, tune_finalmlp
 
 TUNING_INPUTS = {"train": "model_input_train", "valid": "model_input_valid", "specs": "feature_specs"}
 
@@ -19,12 +17,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                  outputs=["finalmlp_tuning_trials", "finalmlp_tuned_parameters"],
                  name="tune_finalmlp"),
             *[
-                Node(partial(tune_catboost, name=name),
+                Node(function,
                      inputs={**TUNING_INPUTS, "base_params": f"params:{name}.model",
                              "tuning": "params:tuning"},
                      outputs=[f"{name}_tuning_trials", f"{name}_tuned_parameters"],
                      name=f"tune_{name}")
-                for name in ("catboost_classifier", "catboost_ranker")
+                for name, function in (("catboost_classifier", tune_catboost_classifier),
+                                       ("catboost_ranker", tune_catboost_ranker))
             ],
         ],
         tags=["tuning"],
