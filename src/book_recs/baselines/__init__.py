@@ -5,10 +5,12 @@ Plain Python (no Kedro): the ``baselines`` pipeline wires these functions into n
 
 from .catboost_models import (
     feature_columns,
+    fit_catboost,
     fit_catboost_classifier,
     fit_catboost_ranker,
     predict_like_probability,
     predict_relevance,
+    score_catboost,
     sort_by_group,
 )
 from .popularity import PopularityRates, fit_popularity, predict_popularity
@@ -18,6 +20,7 @@ __all__ = [
     "SCORE_KEYS",
     "PopularityRates",
     "feature_columns",
+    "fit_catboost",
     "fit_catboost_classifier",
     "fit_catboost_ranker",
     "fit_popularity",
@@ -25,6 +28,7 @@ __all__ = [
     "predict_popularity",
     "predict_relevance",
     "random_scores",
+    "score_catboost",
     "scores_frame",
     "sort_by_group",
 ]

@@ -109,13 +109,15 @@ def _fit(model: CatBoostRanker | CatBoostClassifier, train_pool: Pool, valid_poo
         log_cerr=_LogStream(logger, f"{name} (stderr)"),
     )
     seconds = time.perf_counter() - started
+    best_iteration = int(model.get_best_iteration())
     summary = {
         "model": name,
         "loss_function": model.get_params()["loss_function"],
         "eval_metric": model.get_params()["eval_metric"],
-        "best_iteration": int(model.get_best_iteration()),
+        "best_iteration": best_iteration,
         "trees": int(model.tree_count_),
-        "best_valid_metrics": {k: float(v) for k, v in model.get_best_score()["validation"].items()},
+        "best_valid_metrics": {metric: float(values[best_iteration]) for metric, values
+                               in model.get_evals_result()["validation"].items()},
         "seconds": round(seconds, 3),
         "train_rows": int(train_pool.num_row()),
         "valid_rows": int(valid_pool.num_row()),
@@ -180,3 +182,29 @@ def predict_relevance(model: CatBoostRanker, rows: pd.DataFrame) -> np.ndarray:
 def predict_like_probability(model: CatBoostClassifier, rows: pd.DataFrame) -> np.ndarray:
     """The classifier's probability of ``label == 1`` per row, in the row order of ``rows``."""
     return model.predict_proba(rows[model.feature_names_])[:, 1]
+
+
+def fit_catboost(
+    train: pd.DataFrame, valid: pd.DataFrame, specs: Sequence[FeatureSpec], params: dict[str, Any],
+    *, ranker: bool,
+) -> tuple[CatBoostRanker | CatBoostClassifier, dict[str, Any]]:
+    """The ranker (``ranker=True``) or the classifier: one entry point for callers that try both."""
+    fit = fit_catboost_ranker if ranker else fit_catboost_classifier
+    return fit(train, valid, specs, params)
+
+
+def score_catboost(model: CatBoostRanker | CatBoostClassifier, rows: pd.DataFrame,
+                   specs: Sequence[FeatureSpec]) -> np.ndarray:
+    """Higher-is-better scores of either model: relevance (ranker) or P(label = 1) (classifier).
+
+    Raises:
+        ValueError: If ``specs`` name other features than the model was trained on (a stale
+            model against a new feature schema).
+    """
+    categorical, numeric = feature_columns(specs)
+    if categorical + numeric != list(model.feature_names_):
+        raise ValueError(f"model features {model.feature_names_} differ from the specs' "
+                         f"{categorical + numeric}")
+    if isinstance(model, CatBoostRanker):
+        return predict_relevance(model, rows)
+    return predict_like_probability(model, rows)

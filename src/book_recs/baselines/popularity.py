@@ -11,7 +11,8 @@ the author was rated in train, else by ``g``. Only train labels are used.
 
 Example:
     >>> import pandas as pd
-    >>> train = pd.DataFrame({"ISBN": ["a", "a", "b"], "Book-Author": [1, 1, 2], "label": [1, 1, 0]})
+    >>> train = pd.DataFrame(
+    ...     {"ISBN": ["a", "a", "b"], "Book-Author": [1, 1, 2], "label": [1, 1, 0]})
     >>> rates = fit_popularity(train, "Book-Author", book_prior_strength=1, author_prior_strength=1)
     >>> round(rates.global_rate, 3)
     0.667

@@ -69,7 +69,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         "random": _random_template(),
     }
     return sum(
-        (Pipeline(template, namespace=namespace, inputs=SHARED_INPUTS)
+        (Pipeline(template, namespace=namespace, inputs=SHARED_INPUTS & template.inputs())
          for namespace, template in templates.items()),
         Pipeline([]),
     )
