@@ -1,0 +1,125 @@
+"""Point estimates and user-level bootstrap intervals for one score table, and paired differences.
+
+Every resample draws users with replacement; a user drawn c times weighs c in every metric:
+per-user metrics become count-weighted means over the users where they are defined, AUC and
+logloss are recomputed on the drawn users' rows with those counts as row weights. The draws
+depend only on the seed and the sorted user ids, so two models scored on the same users share
+the same resamples and their replicate differences form a paired bootstrap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+import pandas as pd
+
+from .metrics import PROBABILITY, RankedScores, per_user_metrics, weighted_auc
+
+logger = logging.getLogger(__name__)
+
+LOWER_IS_BETTER = frozenset({"logloss"})
+PER_USER_SUMMARIES = {"auc": "gauc"}  # per-user column -> its name once averaged over users
+RESAMPLE_CHUNK = 50  # resamples weighted at once for AUC (chunk x rows floats in memory)
+
+
+def users_fingerprint(users: np.ndarray) -> str:
+    """Short hash of the sorted user ids: equal fingerprints mean identical resamples."""
+    return hashlib.sha256(np.asarray(users, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+def resample_user_counts(n_users: int, n_resamples: int, seed: int) -> np.ndarray:
+    """How many times each user is drawn in each resample (R x U, rows sum to U)."""
+    draws = np.random.default_rng(seed).integers(0, n_users, size=(n_resamples, n_users))
+    offsets = (np.arange(n_resamples) * n_users)[:, None]
+    counts = np.bincount((draws + offsets).ravel(), minlength=n_resamples * n_users)
+    return counts.reshape(n_resamples, n_users).astype(np.float32)
+
+
+def _per_user_metric_names(per_user: pd.DataFrame) -> dict[str, str]:
+    """Summary name -> per-user column for every metric averaged over users."""
+    skipped = {"n_rows", "n_positive", "logloss_sum"}
+    return {PER_USER_SUMMARIES.get(column, column): column
+            for column in per_user.columns if column not in skipped}
+
+
+def _interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = (1 - confidence) / 2
+    low, high = np.nanquantile(replicates, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def evaluate_scores(scores: pd.DataFrame, ks: list[int], n_resamples: int, seed: int,
+                    confidence: float) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """Point estimates, bootstrap intervals and user counts of every metric on one split.
+
+    Returns:
+        summary: ``{"n_rows", "n_users", "users_fingerprint", "metrics": {name: {"value",
+        "ci_low", "ci_high", "n_users"}}}``; replicates: one row per resample, one column per
+        metric; per_user: the per-user table of :func:`per_user_metrics`.
+    """
+    ranked = RankedScores(scores)
+    per_user = per_user_metrics(scores, ks)
+    counts = resample_user_counts(ranked.n_users, n_resamples, seed)
+    points: dict[str, float] = {}
+    users_counted: dict[str, int] = {}
+    replicates: dict[str, np.ndarray] = {}
+
+    everyone = np.ones((1, len(ranked.score)))
+    points["auc"] = float(weighted_auc(ranked.score, ranked.label, everyone)[0])
+    users_counted["auc"] = ranked.n_users
+    replicates["auc"] = np.concatenate([
+        weighted_auc(ranked.score, ranked.label, counts[start:start + RESAMPLE_CHUNK][:, ranked.user_code])
+        for start in range(0, n_resamples, RESAMPLE_CHUNK)])
+    if PROBABILITY in scores:
+        loss, rows = per_user["logloss_sum"].to_numpy(), per_user["n_rows"].to_numpy(float)
+        points["logloss"] = float(loss.sum() / rows.sum())
+        users_counted["logloss"] = ranked.n_users
+        replicates["logloss"] = (counts @ loss) / (counts @ rows)
+
+    for name, column in _per_user_metric_names(per_user).items():
+        values = per_user[column].to_numpy()
+        defined = ~np.isnan(values)
+        points[name] = float(values[defined].mean()) if defined.any() else float("nan")
+        users_counted[name] = int(defined.sum())
+        drawn = counts[:, defined]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            replicates[name] = (drawn @ values[defined]) / drawn.sum(axis=1)
+
+    metrics = {}
+    for name, value in points.items():
+        low, high = _interval(replicates[name], confidence)
+        metrics[name] = {"value": value, "ci_low": low, "ci_high": high,
+                         "n_users": users_counted[name]}
+    summary = {"n_rows": len(scores), "n_users": ranked.n_users,
+               "users_fingerprint": users_fingerprint(ranked.users), "metrics": metrics}
+    replicate_frame = pd.DataFrame(replicates)
+    replicate_frame.insert(0, "resample", np.arange(n_resamples))
+    return summary, replicate_frame, per_user
+
+
+def paired_differences(summary_a: dict, summary_b: dict, replicates_a: pd.DataFrame,
+                       replicates_b: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Model A minus model B for every metric both report, with a paired bootstrap interval.
+
+    ``a_better`` is True when the interval excludes 0 on A's side (below 0 for logloss).
+
+    Raises:
+        ValueError: if the two models were not scored on the same users (different resamples).
+    """
+    if summary_a["users_fingerprint"] != summary_b["users_fingerprint"]:
+        raise ValueError("models scored on different users: their resamples are not paired")
+    rows = []
+    for name, metric_a in summary_a["metrics"].items():
+        if name not in summary_b["metrics"]:
+            continue
+        difference = replicates_a[name].to_numpy() - replicates_b[name].to_numpy()
+        low, high = _interval(difference, confidence)
+        lower_better = name in LOWER_IS_BETTER
+        rows.append({"metric": name,
+                     "difference": metric_a["value"] - summary_b["metrics"][name]["value"],
+                     "ci_low": low, "ci_high": high,
+                     "a_better": bool(high < 0 if lower_better else low > 0),
+                     "b_better": bool(low > 0 if lower_better else high < 0)})
+    return pd.DataFrame(rows)
