@@ -37,6 +37,7 @@ def test_file_sha256_changes_with_content_and_order(tmp_path: Path):
 @pytest.fixture
 def mlflow_store(tmp_path: Path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    mlflow.set_experiment("hooks")  # a Kedro session in another test may have set its own
     yield tmp_path
     if mlflow.active_run():
         mlflow.end_run()

@@ -22,15 +22,6 @@ def test_one_namespace_per_model_with_shared_parameters():
     assert all("evaluation" in node.tags for node in pipeline.nodes)
 
 
-def test_catalog_and_parameters_cover_the_pipeline():
-    catalog = DataCatalog.from_config(yaml.safe_load((CONF / "catalog_evaluation.yml").read_text()))
-    for name in create_pipeline().outputs():
-        assert name in catalog, name
-        assert name.split(".")[0] in str(catalog[name]._describe()["filepath"])
-    parameters = yaml.safe_load((CONF / "parameters_evaluation.yml").read_text())["evaluation"]
-    assert set(parameters) == set(PARAMS)
-
-
 @pytest.mark.parametrize("namespaces", [("finalmlp", "random")])
 def test_pipeline_runs_end_to_end_and_deterministically(namespaces):
     def run():

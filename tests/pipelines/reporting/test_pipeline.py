@@ -22,13 +22,6 @@ class KeptDataset(MemoryDataset):
 FIGURES = ("per_user_ndcg_plot", "stream_contributions_plot", "gate_means_plot", "calibration_plot")
 
 
-def test_every_reporting_output_is_declared_in_the_catalog():
-    catalog = DataCatalog.from_config(yaml.safe_load((CONF / "catalog_reporting.yml").read_text()))
-    for name in create_reporting().outputs():
-        assert name in catalog, name
-    assert set(yaml.safe_load((CONF / "parameters_reporting.yml").read_text())) == {"reporting"}
-
-
 def test_evaluation_and_reporting_run_end_to_end():
     catalog = DataCatalog()
     catalog["params:evaluation"] = {"ks": [3, 10], "bootstrap_resamples": 40,
