@@ -6,7 +6,6 @@ results, and that `kedro viz build` succeeds."""
 from __future__ import annotations
 
 import filecmp
-import json
 import os
 import pickle
 import shutil
@@ -50,7 +49,9 @@ def outputs(project: Path) -> dict[str, Path]:
 
 
 def finalmlp_weights(project: Path) -> dict[str, torch.Tensor]:
-    with (project / "data" / "06_models" / "finalmlp.pkl").open("rb") as handle:
+    """Weights of the newest saved FinalMLP (models are versioned: finalmlp.pkl/<version>/)."""
+    newest = sorted((project / "data" / "06_models" / "finalmlp.pkl").glob("*/finalmlp.pkl"))[-1]
+    with newest.open("rb") as handle:
         return pickle.load(handle).state_dict()
 
 

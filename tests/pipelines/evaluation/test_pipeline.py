@@ -1,7 +1,6 @@
 from pathlib import Path
 
 import pytest
-import yaml
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 

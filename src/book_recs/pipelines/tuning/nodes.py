@@ -19,7 +19,7 @@ from book_recs.baselines import catboost_models
 from book_recs.models.data import to_tensors
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.trainer import TrainingConfig, binary_metrics, fit, predict, seed_everything
+from book_recs.models.trainer import TrainingConfig, binary_metrics, fit, seed_everything
 
 logger = logging.getLogger(__name__)
 
