@@ -24,7 +24,7 @@ from pathlib import Path
 
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 STAGES = ("data_processing", "data_split", "feature_engineering", "finalmlp", "baselines",
-          "evaluation", "reporting")
+          "evaluation", "reporting", "recommendation")
 TITLE_CACHE = PROJECT_PATH / "data" / "04_feature" / "title_embeddings.parquet"
 
 
@@ -41,15 +41,13 @@ def run_stage(stage: str, env: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - start, "peak_mb": peak_mb}
 
 
-def headline_metrics() -> dict[str, dict[str, float]]:
-    """Test-split AUC, gAUC, nDCG@3 and mean per-user nDCG of every model, from the reports."""
+def headline_metrics(data_dir: Path) -> dict[str, dict[str, float]]:
+    """Test-split AUC, gAUC, nDCG@3 and mean per-user nDCG of every model, from its metrics report."""
     metrics = {}
-    for path in sorted((PROJECT_PATH / "data" / "08_reporting").glob("*.metrics.json")):
-        test = json.loads(path.read_text()).get("test", {})
-        metrics[path.name.removesuffix(".metrics.json")] = {
-            key: (value["value"] if isinstance(value, dict) else value)
-            for key, value in test.items() if key in ("auc", "gauc", "ndcg@3", "ndcg")
-        }
+    for path in sorted((data_dir / "08_reporting").glob("*/metrics.json")):
+        test = json.loads(path.read_text())["test"]["metrics"]
+        metrics[path.parent.name] = {name: round(test[name]["value"], 4)
+                                     for name in ("auc", "gauc", "ndcg@3", "ndcg") if name in test}
     return metrics
 
 
@@ -88,7 +86,8 @@ def main() -> None:
         print(f"{stage:<20} {figures['seconds']:8.1f} s  {figures['peak_mb']:8.0f} MB peak", flush=True)
     print(f"{'total':<20} {total:8.1f} s  {max(r[2] for r in rows):8.0f} MB peak "
           f"({'cold' if args.cold else 'warm'}, env {args.env})")
-    print(json.dumps(headline_metrics(), indent=1))
+    data_dir = PROJECT_PATH / ("data/full" if args.env == "full" else "data")
+    print(json.dumps(headline_metrics(data_dir), indent=1))
 
 
 if __name__ == "__main__":
