@@ -30,8 +30,10 @@ def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def copy_project(target: Path) -> Path:
-    """A fresh project folder: the configuration and the raw sample, no outputs."""
+    """A fresh project folder: the code, the configuration and the raw sample, no outputs."""
     shutil.copy(PROJECT_PATH / "pyproject.toml", target)
+    shutil.copytree(PROJECT_PATH / "src", target / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(PROJECT_PATH / "conf", target / "conf",
                     ignore=shutil.ignore_patterns("local"))
     (target / "conf" / "local").mkdir()
