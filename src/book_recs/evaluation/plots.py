@@ -34,12 +34,20 @@ def plot_stream_contributions(contributions: pd.DataFrame) -> Figure:
 
 
 def plot_gate_means(gate_means: pd.DataFrame) -> Figure:
-    """Horizontal bars of the mean gate value per field, one colour per stream."""
-    table = gate_means.pivot_table(index="field", columns="stream", values="mean_gate")
+    """Horizontal bars of the mean gate value per field, one colour per stream.
+
+    The title's PCA components (``Book-Title_0..k``) are one field to a reader: they are drawn as one
+    bar, their mean, so the picture stays a handful of bars.
+    """
+    gate_means = gate_means.assign(
+        field=gate_means["field"].str.replace(r"^Book-Title_\d+$", "Book-Title (PCA components)", regex=True))
+    table = gate_means.pivot_table(index="field", columns="stream", values="mean_gate", aggfunc="mean")
     table = table.reindex(gate_means["field"].unique()[::-1])  # input field order, top down
-    figure, axis = plt.subplots(figsize=(7, max(3.0, 0.25 * len(table))))
+    figure, axis = plt.subplots(figsize=(7, max(3.0, 0.45 * len(table))))
     table.plot.barh(ax=axis)
-    axis.set_xlabel("mean gate value")
+    axis.axvline(1.0, color="grey", linestyle="--", linewidth=1)  # 1 = the gate leaves a field as is
+    axis.set_xlabel("mean gate value (0..2)")
+    axis.legend(title="stream", bbox_to_anchor=(1.01, 1), loc="upper left")
     axis.set_title("Feature gating: mean gate per field")
     figure.tight_layout()
     return figure
