@@ -26,8 +26,8 @@ def to_tensors(frame: pd.DataFrame, specs: Sequence[FeatureSpec]) -> dict[str, T
     numeric = [s.name for s in ordered if s.kind == "numeric"]
     categorical = [s.name for s in ordered if s.kind == "categorical"]
     tensors = {
-        "numeric": torch.from_numpy(np.nan_to_num(frame[numeric].to_numpy(np.float32))),
-        "categorical": torch.from_numpy(frame[categorical].to_numpy(np.int64)),
+        "numeric": torch.tensor(np.nan_to_num(frame[numeric].to_numpy(np.float32))),
+        "categorical": torch.tensor(frame[categorical].to_numpy(np.int64)),
     }
     for spec in (s for s in ordered if s.kind == "sequence"):
         lists = frame[spec.name].tolist()
@@ -37,7 +37,7 @@ def to_tensors(frame: pd.DataFrame, specs: Sequence[FeatureSpec]) -> dict[str, T
             padded[row, : len(ids)] = ids
         tensors[spec.name] = torch.from_numpy(padded)
     if "label" in frame.columns:
-        tensors["label"] = torch.from_numpy(frame["label"].to_numpy(np.float32))
+        tensors["label"] = torch.tensor(frame["label"].to_numpy(np.float32))
     return tensors
 
 

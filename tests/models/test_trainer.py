@@ -1,0 +1,109 @@
+"""Training properties: it learns, it is deterministic, it saves and loads, it explains."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from book_recs.models.data import to_tensors
+from book_recs.models.finalmlp import FinalMLP
+from book_recs.models.trainer import (
+    TrainingConfig,
+    fit,
+    gate_means,
+    predict,
+    seed_everything,
+    stream_contributions,
+)
+
+from .conftest import SMALL_MODEL, make_frame
+
+CONFIG = TrainingConfig(seed=3, learning_rate=1e-2, batch_size=64, epochs=30,
+                        early_stop_patience=30, lr_reduce_patience=30, progress_bar=False)
+
+
+def train(specs, frame, config=CONFIG, **model_args):
+    seed_everything(config.seed)
+    model = FinalMLP(specs, **{**SMALL_MODEL, **model_args})
+    tensors = to_tensors(frame, specs)
+    return fit(model, tensors, tensors, config)
+
+
+def test_it_overfits_a_tiny_data_set(specs, frame):
+    model, history = train(specs, frame)
+    assert history["valid_auc"].max() > 0.99
+    assert roc_auc_score(frame["label"], predict(model, to_tensors(frame, specs))) > 0.99
+
+
+def test_the_same_seed_gives_identical_weights_and_predictions(specs, frame):
+    config = TrainingConfig(seed=5, batch_size=32, epochs=2, progress_bar=False)
+    first, _ = train(specs, frame, config)
+    second, _ = train(specs, frame, config)
+    for name, weight in first.state_dict().items():
+        assert torch.equal(weight, second.state_dict()[name]), name
+    tensors = to_tensors(frame, specs)
+    assert np.array_equal(predict(first, tensors), predict(second, tensors))
+    other, _ = train(specs, frame, TrainingConfig(seed=6, batch_size=32, epochs=2, progress_bar=False))
+    assert not torch.equal(first.fusion.w12, other.fusion.w12)
+
+
+def test_early_stopping_keeps_the_best_epoch(specs):
+    train_frame, valid_frame = make_frame(256, seed=1), make_frame(128, seed=2)
+    config = TrainingConfig(seed=1, learning_rate=5e-2, batch_size=32, epochs=8,
+                            early_stop_patience=2, progress_bar=False)
+    seed_everything(config.seed)
+    model = FinalMLP(specs, **SMALL_MODEL)
+    valid = to_tensors(valid_frame, specs)
+    model, history = fit(model, to_tensors(train_frame, specs), valid, config)
+    auc = roc_auc_score(valid_frame["label"], predict(model, valid))
+    assert auc == pytest.approx(history["valid_auc"].max())
+    assert set(history.columns) >= {"epoch", "train_loss", "valid_auc", "valid_logloss", "rows_per_s"}
+
+
+def test_unknown_training_parameters_are_refused():
+    with pytest.raises(ValueError, match="learning_rat"):
+        TrainingConfig.from_params({"learning_rat": 1e-3})
+
+
+def test_a_pickled_model_predicts_the_same_in_a_fresh_process(specs, frame, tmp_path):
+    model, _ = train(specs, frame, TrainingConfig(seed=2, epochs=1, progress_bar=False))
+    expected = predict(model, to_tensors(frame, specs))
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps(model))
+    frame.to_parquet(tmp_path / "frame.parquet")
+    (tmp_path / "specs.pkl").write_bytes(pickle.dumps(specs))
+    script = f"""
+import pickle, numpy as np, pandas as pd
+from book_recs.models.data import to_tensors
+from book_recs.models.trainer import predict
+model = pickle.load(open({str(tmp_path / 'model.pkl')!r}, 'rb'))
+specs = pickle.load(open({str(tmp_path / 'specs.pkl')!r}, 'rb'))
+frame = pd.read_parquet({str(tmp_path / 'frame.parquet')!r})
+np.save({str(tmp_path / 'out.npy')!r}, predict(model, to_tensors(frame, specs)))
+print(model.hparams["num_heads"], len(model.specs))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["2", str(len(specs))]
+    assert np.array_equal(np.load(tmp_path / "out.npy"), expected)
+
+
+def test_explanations_are_finite_shares_and_keep_no_state(specs, frame):
+    model, _ = train(specs, frame, TrainingConfig(seed=2, epochs=1, progress_bar=False))
+    tensors = to_tensors(frame, specs)
+    state_before = {k: v.clone() for k, v in model.state_dict().items()}
+    contributions = stream_contributions(model, tensors, batch_size=50)
+    again = stream_contributions(model, tensors, batch_size=50)
+    assert list(contributions["stream"]) == ["user", "item"]
+    assert contributions["share"].sum() == pytest.approx(1.0)
+    assert np.isfinite(contributions["contribution"]).all()
+    assert contributions.equals(again)
+    gates = gate_means(model, tensors)
+    assert len(gates) == 2 * len(specs)
+    assert gates["mean_gate"].between(0, 2).all()
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state_before.items())
+    dual, _ = train(specs, frame, TrainingConfig(seed=2, epochs=1, progress_bar=False),
+                    use_gating=False, fusion="additive")
+    assert gate_means(dual, tensors).empty

@@ -1,0 +1,52 @@
+"""The finalmlp pipeline (FinalMLP and its DualMLP ablation) end to end on an in-memory catalog."""
+
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog
+from kedro.runner import SequentialRunner
+
+from book_recs.pipelines.finalmlp import create_pipeline
+from tests.models.conftest import SMALL_MODEL, SPECS, make_frame
+
+TRAINING = {"seed": 1, "batch_size": 64, "epochs": 2, "progress_bar": False}
+
+
+@pytest.fixture(scope="module")
+def catalog() -> DataCatalog:
+    catalog = DataCatalog()
+    for split, seed in (("train", 1), ("valid", 2), ("test", 3)):
+        catalog[f"model_input_{split}"] = make_frame(200, seed)
+    catalog["feature_specs"] = SPECS
+    catalog["params:finalmlp.model"] = SMALL_MODEL
+    catalog["params:dualmlp.model"] = {**SMALL_MODEL, "use_gating": False, "fusion": "additive"}
+    for name in ("finalmlp", "dualmlp"):
+        catalog[f"params:{name}.training"] = TRAINING
+    SequentialRunner().run(create_pipeline(), catalog)
+    return catalog
+
+
+def test_both_models_share_the_inputs_and_read_their_own_parameters():
+    pipeline = create_pipeline()
+    assert pipeline.inputs() == {
+        "model_input_train", "model_input_valid", "model_input_test", "feature_specs",
+        "params:finalmlp.model", "params:finalmlp.training",
+        "params:dualmlp.model", "params:dualmlp.training"}
+    assert {n.namespace for n in pipeline.nodes} == {"finalmlp", "dualmlp"}
+
+
+@pytest.mark.parametrize("name", ["finalmlp", "dualmlp"])
+def test_scores_keep_the_rows_and_give_probabilities(catalog, name):
+    for split in ("valid", "test"):
+        scores = catalog.load(f"{name}.scores_{split}")
+        model_input = catalog.load(f"model_input_{split}")
+        assert list(scores.columns) == ["User-ID", "ISBN", "Book-Rating", "label", "score", "probability"]
+        pd.testing.assert_frame_equal(scores.iloc[:, :4], model_input[scores.columns[:4]])
+        assert scores["probability"].between(0, 1).all()
+
+
+def test_explanations_and_history_are_produced(catalog):
+    contributions = catalog.load("finalmlp.stream_contributions")
+    assert contributions["share"].sum() == pytest.approx(1.0)
+    assert set(catalog.load("finalmlp.gate_means")["stream"]) == {"user", "item"}
+    assert catalog.load("dualmlp.gate_means").empty
+    assert len(catalog.load("finalmlp.training_history")) == 2
