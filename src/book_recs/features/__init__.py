@@ -13,17 +13,27 @@ from .title_embeddings import (
     load_title_encoder,
     title_matrix,
 )
-from .transformers import FeatureTransformers, FieldConfig, build_model_input, category_tokens
+from .item_statistics import ItemStatistics, statistic_columns
+from .transformers import (
+    FeatureTransformers,
+    FieldConfig,
+    build_model_input,
+    build_train_model_input,
+    category_tokens,
+)
 
 __all__ = [
     "DEFAULT_ENCODER",
     "FeatureTransformers",
     "FieldConfig",
+    "ItemStatistics",
     "add_title_embeddings",
     "build_model_input",
+    "build_train_model_input",
     "category_tokens",
     "empty_title_cache",
     "encoder_key",
     "load_title_encoder",
+    "statistic_columns",
     "title_matrix",
 ]

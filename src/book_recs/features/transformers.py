@@ -7,8 +7,9 @@ notebook or an application scores new rows with the same object:
     >>> model_input = build_model_input(new_rows, title_cache, transformers)      # doctest: +SKIP
 
 Model-input columns: the ID columns present (User-ID, ISBN, Book-Rating, label), then numeric
-fields (float32, median-imputed, min-max scaled to [0, 1] and clipped there), then categorical
-fields (int64 ids; 0 = out of vocabulary).
+fields (float32, median-imputed, min-max scaled to [0, 1] and clipped there: the numeric fields,
+the title components, then the train-only item statistics), then categorical fields (int64 ids;
+0 = out of vocabulary).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, OrdinalEncoder
 
+from book_recs.features.item_statistics import ItemStatistics, statistic_columns
 from book_recs.features.title_embeddings import DEFAULT_ENCODER, encoder_key, title_matrix
 from book_recs.models.feature_spec import FeatureSpec
 
@@ -46,7 +48,11 @@ class FieldConfig:
         title_encoder: Encoder name whose cached title embeddings are used.
         pca_variance_share: Share of title-embedding variance the PCA keeps.
         min_category_count: Train values seen fewer times map to the OOV id.
-        seed: PCA random state.
+        item_statistic_keys: Item columns that get train-only statistics (count, like rate,
+            mean rating; see ``item_statistics``); empty for none.
+        statistics_prior_strength: Pseudo-ratings smoothing those rates toward train-wide values.
+        statistics_folds: User folds of the out-of-fold statistics of the train rows.
+        seed: PCA random state and the user-to-fold draw.
     """
 
     numeric_fields: tuple[str, ...] = ("Age",)
@@ -55,6 +61,9 @@ class FieldConfig:
     title_encoder: str = DEFAULT_ENCODER
     pca_variance_share: float = 0.8
     min_category_count: int = 1
+    item_statistic_keys: tuple[str, ...] = ()
+    statistics_prior_strength: float = 10.0
+    statistics_folds: int = 5
     seed: int = 2021
 
     @classmethod
@@ -66,6 +75,9 @@ class FieldConfig:
             title_encoder=encoder_key(params["title_encoder"]),
             pca_variance_share=params["pca_variance_share"],
             min_category_count=params["min_category_count"],
+            item_statistic_keys=tuple(params.get("item_statistic_keys", ())),
+            statistics_prior_strength=params.get("statistics_prior_strength", 10.0),
+            statistics_folds=params.get("statistics_folds", 5),
             seed=params["seed"],
         )
 
@@ -87,7 +99,9 @@ class FeatureTransformers:
         numeric_scaler: Median imputer then min-max scaler (clipped), fitted on train rows.
         category_encoder: ``OrdinalEncoder`` fitted on train rows; unknown values give -1, values
             rarer than ``min_category_count`` form sklearn's "infrequent" code; both become OOV.
-        numeric_columns: Model-input names of the numeric fields, title components included.
+        numeric_columns: Model-input names of the numeric fields, title components and item
+            statistics included.
+        item_statistics: Train-only item statistics (``None`` without ``item_statistic_keys``).
     """
 
     config: FieldConfig
@@ -95,6 +109,7 @@ class FeatureTransformers:
     numeric_scaler: Pipeline
     category_encoder: OrdinalEncoder
     numeric_columns: list[str] = field(default_factory=list)
+    item_statistics: ItemStatistics | None = None
 
     @property
     def title_columns(self) -> list[str]:
@@ -121,6 +136,12 @@ class FeatureTransformers:
             name + NUMERIC_COPY_SUFFIX if name in config.categorical_fields else name
             for name in config.numeric_fields
         ] + [f"{TITLE_FIELD}_{i}" for i in range(title_pca.n_components_)]
+        item_statistics = None
+        if config.item_statistic_keys:
+            item_statistics = ItemStatistics.fit(
+                train, config.item_statistic_keys, config.statistics_prior_strength,
+                config.statistics_folds, config.seed)
+            numeric_columns += statistic_columns(config.item_statistic_keys)
         transformers = cls(
             config=config,
             title_pca=title_pca,
@@ -131,16 +152,21 @@ class FeatureTransformers:
                                             min_frequency=config.min_category_count,
                                             dtype=np.int64),
             numeric_columns=numeric_columns,
+            item_statistics=item_statistics,
         )
-        transformers.numeric_scaler.fit(transformers._raw_numeric(train, title_cache))
+        transformers.numeric_scaler.fit(
+            transformers._raw_numeric(train, title_cache, out_of_fold=True))
         transformers.category_encoder.fit(transformers._tokens(train))
         logger.info("vocabulary sizes (OOV included): %s", transformers.vocab_sizes)
         return transformers
 
-    def transform(self, ratings: pd.DataFrame, title_cache: pd.DataFrame) -> pd.DataFrame:
-        """Model input for ``ratings``; see ``build_model_input``."""
+    def transform(self, ratings: pd.DataFrame, title_cache: pd.DataFrame,
+                  out_of_fold: bool = False) -> pd.DataFrame:
+        """Model input for ``ratings``; see ``build_model_input``. ``out_of_fold=True`` only for
+        the train rows the transformers were fitted on (item statistics from the other folds)."""
         ids = ratings[[c for c in ID_COLUMNS if c in ratings.columns]].reset_index(drop=True)
-        scaled = self.numeric_scaler.transform(self._raw_numeric(ratings, title_cache))
+        scaled = self.numeric_scaler.transform(
+            self._raw_numeric(ratings, title_cache, out_of_fold))
         numeric = pd.DataFrame(scaled.astype(np.float32), columns=self.numeric_columns)
         categorical = pd.DataFrame(self._category_ids(ratings),
                                    columns=list(self.config.categorical_fields))
@@ -167,8 +193,10 @@ class FeatureTransformers:
                        for name, size in self.vocab_sizes.items()]
         return numeric + categorical
 
-    def _raw_numeric(self, ratings: pd.DataFrame, title_cache: pd.DataFrame) -> np.ndarray:
-        """Unscaled numeric matrix: numeric fields, then PCA components (NaN where unknown)."""
+    def _raw_numeric(self, ratings: pd.DataFrame, title_cache: pd.DataFrame,
+                     out_of_fold: bool = False) -> np.ndarray:
+        """Unscaled numeric matrix: numeric fields, PCA components (NaN where unknown), then the
+        item statistics."""
         # Project each unique title once, then spread to rows: rows outnumber titles ~3 to 1.
         codes, titles = pd.factorize(self._column(ratings, TITLE_FIELD))
         embeddings = title_matrix(title_cache, self.config.title_encoder, pd.Series(titles))
@@ -179,7 +207,17 @@ class FeatureTransformers:
         components = title_components[codes]  # a missing title (code -1) takes the NaN last row
         fields = [pd.to_numeric(self._column(ratings, name), errors="coerce").to_numpy(np.float64)
                   for name in self.config.numeric_fields]
-        return np.column_stack([*fields, components])
+        return np.column_stack([*fields, components, self._statistics(ratings, out_of_fold)])
+
+    def _statistics(self, ratings: pd.DataFrame, out_of_fold: bool) -> np.ndarray:
+        if self.item_statistics is None:
+            return np.empty((len(ratings), 0))
+        if out_of_fold:
+            return self.item_statistics.transform_out_of_fold(
+                ratings.reset_index(drop=True)).to_numpy(np.float64)
+        keys = pd.DataFrame({key: self._column(ratings, key)
+                             for key in self.item_statistics.keys})
+        return self.item_statistics.transform(keys).to_numpy(np.float64)
 
     def _tokens(self, ratings: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({name: category_tokens(self._column(ratings, name)).to_numpy()
@@ -226,3 +264,11 @@ def build_model_input(
         fields as int64 ids, in the order of ``transformers.feature_specs(...)``.
     """
     return transformers.transform(ratings, title_embeddings)
+
+
+def build_train_model_input(
+    ratings: pd.DataFrame, title_embeddings: pd.DataFrame, transformers: FeatureTransformers
+) -> pd.DataFrame:
+    """Model input of the train rows the transformers were fitted on: as ``build_model_input``,
+    but each row's item statistics come from the other user folds, never from its own label."""
+    return transformers.transform(ratings, title_embeddings, out_of_fold=True)

@@ -13,6 +13,7 @@ from book_recs.features import empty_title_cache, title_matrix
 from book_recs.pipelines.feature_engineering.nodes import (
     build_feature_specs,
     build_model_input,
+    build_train_model_input,
     fit_feature_transformers,
     update_title_embeddings,
 )
@@ -200,3 +201,28 @@ def test_pickled_transformers_transform_identically(splits, cache, transformers)
     restored = pickle.loads(pickle.dumps(transformers))
     pd.testing.assert_frame_equal(build_model_input(splits["valid"], cache, restored),
                                   build_model_input(splits["valid"], cache, transformers))
+
+
+# ---------------------------------------------------------------- item statistics
+def test_item_statistics_are_out_of_fold_on_train_and_label_free_elsewhere(splits, cache, params):
+    params = {**params, "item_statistic_keys": ["ISBN", "Book-Author"], "statistics_folds": 2}
+    train_rows = splits["train"].assign(**{"User-ID": range(1, 7)})  # 6 users for 2 folds
+    transformers = fit_feature_transformers(train_rows, cache, params)
+    statistics = ["ISBN_log_count", "ISBN_like_rate", "ISBN_mean_rating", "Book-Author_log_count",
+                  "Book-Author_like_rate", "Book-Author_mean_rating"]
+    specs = build_feature_specs(transformers, params)
+    assert [s.name for s in specs if s.name in statistics] == statistics
+    assert all(s.context == "item" and s.kind == "numeric" for s in specs if s.name in statistics)
+
+    train = build_train_model_input(train_rows, cache, transformers)
+    assert [s.name for s in specs] == list(train.columns[4:])
+    # Each train book is rated once: out of fold, no book has been seen (count 0) ...
+    assert (train["ISBN_log_count"] == 0).all()
+    # ... while a full-train transform of the same rows would see each book once.
+    assert (build_model_input(train_rows, cache, transformers)["ISBN_log_count"] > 0).all()
+
+    valid = build_model_input(splits["valid"], cache, transformers)
+    assert valid.loc[0, "ISBN_log_count"] == 0 < valid.loc[1, "ISBN_log_count"]  # v1 unseen, b1 seen
+    flipped = splits["valid"].assign(label=1 - splits["valid"]["label"], **{"Book-Rating": 1})
+    pd.testing.assert_frame_equal(
+        build_model_input(flipped, cache, transformers)[statistics], valid[statistics])

@@ -12,6 +12,7 @@ from book_recs.features import (
     FieldConfig,
     add_title_embeddings,
     build_model_input,
+    build_train_model_input,
     encoder_key,
     load_title_encoder,
 )
@@ -19,8 +20,8 @@ from book_recs.models.feature_spec import FeatureSpec
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["build_feature_specs", "build_model_input", "fit_feature_transformers",
-           "update_title_embeddings"]
+__all__ = ["build_feature_specs", "build_model_input", "build_train_model_input",
+           "fit_feature_transformers", "update_title_embeddings"]
 
 
 def update_title_embeddings(

@@ -5,6 +5,7 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import (
     build_feature_specs,
     build_model_input,
+    build_train_model_input,
     fit_feature_transformers,
     update_title_embeddings,
 )
@@ -38,8 +39,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="build_feature_specs",
             ),
             *[
+                # Train rows take out-of-fold item statistics: never their own labels.
                 Node(
-                    build_model_input,
+                    build_train_model_input if split == "train" else build_model_input,
                     inputs={"ratings": f"{split}_ratings", "title_embeddings": "title_embeddings",
                             "transformers": "feature_transformers"},
                     outputs=f"model_input_{split}",
