@@ -8,6 +8,7 @@ from book_recs.models.layers import (
     BilinearFusion,
     FeatureEmbedding,
     FeatureGating,
+    LogitCalibration,
     MLPStream,
     field_order,
     select_fields,
@@ -89,3 +90,16 @@ def test_bilinear_fusion_matches_the_per_head_formula():
 def test_heads_that_do_not_divide_the_widths_raise_a_clear_error():
     with pytest.raises(ValueError, match=r"400 and 800 must both divide by num_heads=3"):
         BilinearFusion(400, 800, num_heads=3)
+
+
+def test_logit_calibration_recovers_a_known_platt_scaling():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(20000, generator=generator)
+    labels = torch.bernoulli(torch.sigmoid(0.5 * logits - 0.3), generator=generator)
+    calibration = LogitCalibration()
+    torch.testing.assert_close(calibration(logits), logits)  # identity before fitting
+    calibration.fit(logits, labels)
+    assert calibration.scale.item() == pytest.approx(0.5, abs=0.05)
+    assert calibration.bias.item() == pytest.approx(-0.3, abs=0.05)
+    with pytest.raises(ValueError, match="slope"):
+        calibration.fit(logits, 1 - labels)

@@ -7,12 +7,13 @@ import sys
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 
 from book_recs.models.data import to_tensors
 from book_recs.models.finalmlp import FinalMLP
 from book_recs.models.trainer import (
     TrainingConfig,
+    calibrate,
     fit,
     gate_means,
     predict,
@@ -107,3 +108,29 @@ def test_explanations_are_finite_shares_and_keep_no_state(specs, frame):
     dual, _ = train(specs, frame, TrainingConfig(seed=2, epochs=1, progress_bar=False),
                     use_gating=False, fusion="additive")
     assert gate_means(dual, tensors).empty
+
+
+def test_calibration_lowers_valid_logloss_and_keeps_the_ranking(specs):
+    train_frame, valid_frame = make_frame(256, seed=1), make_frame(256, seed=2)
+    config = TrainingConfig(seed=1, learning_rate=5e-2, batch_size=32, epochs=4, progress_bar=False)
+    seed_everything(config.seed)
+    model = FinalMLP(specs, **SMALL_MODEL)
+    valid = to_tensors(valid_frame, specs)
+    model, _ = fit(model, to_tensors(train_frame, specs), valid, config)
+    before = predict(model, valid)
+    model.calibration.scale.fill_(3.0)  # make it overconfident on purpose
+    overconfident = predict(model, valid)
+    calibrate(model, valid)
+    after = predict(model, valid)
+    labels = valid_frame["label"].to_numpy()
+    assert log_loss(labels, after) < log_loss(labels, overconfident)
+    assert log_loss(labels, after) <= log_loss(labels, before) + 1e-9  # the identity was a candidate
+    assert roc_auc_score(labels, after) == pytest.approx(roc_auc_score(labels, before))
+    assert model.calibration.scale > 0
+
+
+def test_calibrate_option_fits_the_scaling_and_it_is_saved(specs, frame):
+    config = TrainingConfig(seed=2, batch_size=64, epochs=2, progress_bar=False, calibrate=True)
+    model, _ = train(specs, frame, config)
+    assert (model.calibration.scale.item(), model.calibration.bias.item()) != (1.0, 0.0)
+    assert {"calibration.scale", "calibration.bias"} <= set(model.state_dict())

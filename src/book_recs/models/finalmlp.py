@@ -15,6 +15,7 @@ from book_recs.models.layers import (
     BilinearFusion,
     FeatureEmbedding,
     FeatureGating,
+    LogitCalibration,
     MLPStream,
     field_order,
     select_fields,
@@ -95,6 +96,7 @@ class FinalMLP(nn.Module):
         self.mlp2 = MLPStream(flat_dim, mlp2_hidden_units, mlp2_dropout, mlp2_batch_norm)
         self.fusion = BilinearFusion(self.mlp1.out_dim, self.mlp2.out_dim, num_heads,
                                      bilinear=fusion == "bilinear")
+        self.calibration = LogitCalibration()
         self._init_linear_layers()
 
     def _init_linear_layers(self) -> None:
@@ -117,7 +119,7 @@ class FinalMLP(nn.Module):
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         o1, o2, _, _ = self.streams(inputs)
-        return self.fusion(o1, o2)
+        return self.calibration(self.fusion(o1, o2))
 
     def embedding_l2(self) -> Tensor:
         """Squared L2 norm of all embedding parameters (FuxiCTR's embedding_regularizer term)."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 
+import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 from torch import Tensor, nn
 
 from book_recs.models.feature_spec import PADDING_ID, FeatureSpec
@@ -195,3 +197,43 @@ class BilinearFusion(nn.Module):
             heads2 = o2.view(o2.size(0), self.num_heads, -1)
             logit = logit + torch.einsum("bhi,hij,bhj->b", heads1, self.w12, heads2)
         return logit
+
+
+class LogitCalibration(nn.Module):
+    """Platt scaling of the final logit: ``scale * logit + bias``, identity until ``fit``.
+
+    Fitted after training on held-out logits (the valid split), it fixes the over- or
+    under-confidence dropout and early stopping on AUC leave, without changing any ranking
+    (``scale`` > 0 keeps the order, so AUC, gAUC and nDCG are unchanged). Buffers, not parameters:
+    the optimiser never touches them, and they are saved with the weights.
+
+    Input (B,); output (B,).
+
+    >>> LogitCalibration()(torch.tensor([-1.0, 2.0]))
+    tensor([-1.,  2.])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.tensor(1.0))
+        self.register_buffer("bias", torch.tensor(0.0))
+
+    def forward(self, logits: Tensor) -> Tensor:
+        return self.scale * logits + self.bias
+
+    def reset_parameters(self) -> None:
+        """Back to the identity."""
+        self.scale.fill_(1.0)
+        self.bias.fill_(0.0)
+
+    @torch.no_grad()
+    def fit(self, logits: Tensor, labels: Tensor) -> None:
+        """Fit ``scale`` and ``bias`` by unpenalised logistic regression of ``labels`` on ``logits``
+        (uncalibrated, e.g. from the model before fitting); a non-positive slope is refused."""
+        regression = LogisticRegression(C=np.inf).fit(
+            logits.double().numpy().reshape(-1, 1), labels.numpy())
+        scale = float(regression.coef_[0, 0])
+        if scale <= 0:
+            raise ValueError(f"calibration slope {scale:.3g} <= 0: the logits do not rank the labels")
+        self.scale.fill_(scale)
+        self.bias.fill_(float(regression.intercept_[0]))

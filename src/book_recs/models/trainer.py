@@ -41,6 +41,7 @@ class TrainingConfig:
     min_learning_rate: float = 1e-6
     score_batch_size: int = 65536
     progress_bar: bool = True
+    calibrate: bool = False
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
@@ -59,11 +60,16 @@ def seed_everything(seed: int) -> None:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, tensors: dict[str, Tensor], batch_size: int = 65536) -> np.ndarray:
-    """Probabilities of label 1 for every row, in order, in eval mode."""
+def predict_logits(model: nn.Module, tensors: dict[str, Tensor], batch_size: int = 65536) -> Tensor:
+    """Logits (N,) for every row, in order, in eval mode."""
     model.eval()
     logits = [model(batch) for batch in batches(tensors, batch_size)]
-    return torch.sigmoid(torch.cat(logits)).double().numpy() if logits else np.zeros(0)
+    return torch.cat(logits) if logits else torch.zeros(0)
+
+
+def predict(model: nn.Module, tensors: dict[str, Tensor], batch_size: int = 65536) -> np.ndarray:
+    """Probabilities of label 1 for every row, in order, in eval mode."""
+    return torch.sigmoid(predict_logits(model, tensors, batch_size)).double().numpy()
 
 
 def binary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
@@ -81,6 +87,8 @@ def fit(
 ) -> tuple[FinalMLP, pd.DataFrame]:
     """Train with BCE, Adam, embedding L2, gradient clipping, LR reduction on plateau and early
     stopping on valid AUC; return the model with its best weights and the per-epoch history.
+    With ``config.calibrate``, then fit the model's Platt scaling on the valid logits (rankings,
+    hence AUC, do not change; logloss does).
 
     Args:
         model: A freshly built model (build it after ``seed_everything`` for reproducibility).
@@ -136,7 +144,21 @@ def fit(
 
     model.load_state_dict(best_state)
     model.eval()
+    if config.calibrate:
+        calibrate(model, valid, config.score_batch_size)
     return model, pd.DataFrame(history)
+
+
+def calibrate(model: FinalMLP, valid: dict[str, Tensor], batch_size: int = 65536) -> None:
+    """Fit ``model.calibration`` (Platt scaling) on the held-out ``valid`` tensors, in place."""
+    model.calibration.reset_parameters()
+    labels = valid["label"].numpy()
+    logits = predict_logits(model, valid, batch_size)
+    model.calibration.fit(logits, valid["label"])
+    before, after = torch.sigmoid(logits).double().numpy(), predict(model, valid, batch_size)
+    logger.info("Platt scaling on valid: scale %.3f, bias %.3f, valid logloss %.4f -> %.4f",
+                model.calibration.scale, model.calibration.bias,
+                binary_metrics(labels, before)["logloss"], binary_metrics(labels, after)["logloss"])
 
 
 @torch.no_grad()
