@@ -62,7 +62,9 @@ def trials_table(study: optuna.Study, space: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for trial in study.trials:
         row = {"trial": trial.number, "state": trial.state.name, "valid_auc": trial.value,
-               "seconds": trial.user_attrs.get("seconds")}
+               "seconds": trial.user_attrs.get("seconds"),
+               # the epoch (FinalMLP) or tree count (CatBoost) early stopping kept
+               "best_step": trial.user_attrs.get("best_epoch", trial.user_attrs.get("best_iteration"))}
         for name, value in trial.params.items():
             entry = space.get(name, {})
             row[name] = str(entry["choices"][value]) if "choices" in entry else value
@@ -120,7 +122,9 @@ def tune_catboost(
 
     def objective(trial: optuna.Trial) -> float:
         params = apply_trial(trial, {"model": base_params}, space)["model"]
-        model, _ = catboost_models.fit_catboost(train, valid, specs, params, ranker=ranker)
+        model, summary = catboost_models.fit_catboost(train, valid, specs, params, ranker=ranker)
+        trial.set_user_attr("seconds", summary["seconds"])
+        trial.set_user_attr("best_iteration", summary["best_iteration"])
         return binary_metrics(valid["label"].to_numpy(),
                               catboost_models.score_catboost(model, valid, specs))["auc"]
 
