@@ -5,6 +5,7 @@ Score new rows with what the pipeline fitted (``feature_transformers`` in the ca
     >>> model_input = build_model_input(rows, title_embeddings, transformers)  # doctest: +SKIP
 """
 
+from .item_statistics import ItemStatistics, statistic_columns
 from .title_embeddings import (
     DEFAULT_ENCODER,
     add_title_embeddings,
@@ -13,7 +14,6 @@ from .title_embeddings import (
     load_title_encoder,
     title_matrix,
 )
-from .item_statistics import ItemStatistics, statistic_columns
 from .transformers import (
     FeatureTransformers,
     FieldConfig,

@@ -6,7 +6,7 @@ import pytest
 
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.pipelines.tuning import create_pipeline
-from book_recs.pipelines.tuning.nodes import tune_finalmlp
+from book_recs.pipelines.tuning.nodes import tune_catboost_ranker, tune_finalmlp
 
 
 def test_tuning_inputs_exclude_the_test_split():
@@ -50,3 +50,19 @@ def test_tune_finalmlp_returns_trials_and_best_parameters_and_resumes(tuning_par
     assert best["model"]["mlp1_hidden_units"] == [8]  # untouched keys keep the base value
     trials_again, _ = tune_finalmlp(train, valid, specs, base, tuning_params)
     assert len(trials_again) == 6  # the study resumed from its storage
+
+
+def test_tune_catboost_ranker_scores_relevances_not_probabilities(tuning_params):
+    """The ranker's relevances fall outside [0, 1]: the objective must be AUC alone."""
+    rng = np.random.default_rng(1)
+    specs = [FeatureSpec("Age", "numeric", context="user"), FeatureSpec("Book-Author", "categorical", 6)]
+    base = {"iterations": 20, "learning_rate": 0.3, "depth": 3, "l2_leaf_reg": 3.0,
+            "thread_count": 1, "random_seed": 0, "early_stopping_rounds": 10, "log_every": 0,
+            "eval_metric": "NDCG:top=10;type=Base"}
+    params = {**tuning_params, "catboost_trials": 2,
+              "catboost_space": {"model.depth": {"low": 2, "high": 4, "int": True}}}
+    trials, tuned = tune_catboost_ranker(tiny_split(rng, 300), tiny_split(rng, 100), specs, base, params)
+    assert trials["state"].tolist() == ["COMPLETE", "COMPLETE"]
+    assert trials["valid_auc"].between(0, 1).all() and trials["seconds"].gt(0).all()
+    assert trials["best_step"].ge(0).all()
+    assert 2 <= tuned["catboost_ranker"]["model"]["depth"] <= 4

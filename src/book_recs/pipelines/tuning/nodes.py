@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from book_recs.baselines import catboost_models
 from book_recs.models.data import to_tensors
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.trainer import TrainingConfig, binary_metrics, fit, seed_everything
+from book_recs.models.trainer import TrainingConfig, fit, seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,9 @@ def tune_catboost(
         model, summary = catboost_models.fit_catboost(train, valid, specs, params, ranker=ranker)
         trial.set_user_attr("seconds", summary["seconds"])
         trial.set_user_attr("best_iteration", summary["best_iteration"])
-        return binary_metrics(valid["label"].to_numpy(),
-                              catboost_models.score_catboost(model, valid, specs))["auc"]
+        # AUC only: the ranker's relevances are not probabilities, so no logloss.
+        return float(roc_auc_score(valid["label"].to_numpy(),
+                                   catboost_models.score_catboost(model, valid, specs)))
 
     study = make_study(tuning, name)
     study.optimize(objective, n_trials=tuning["catboost_trials"], timeout=tuning["timeout_seconds"],
