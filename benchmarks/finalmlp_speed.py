@@ -1,6 +1,6 @@
 """FinalMLP speed at the full data's shape: seconds per training epoch, rows/s, scoring rows/s, peak RSS.
 
-Synthetic inputs with the full data's shape (269k train rows, 1 + 146 numeric fields, 5 categorical
+Synthetic inputs with the full data's shape (269k train rows, 1 + 146 + 9 numeric fields, 5 categorical
 fields with the full vocabularies), the parameters of conf/base/parameters_finalmlp.yml (or a preset).
 
     python benchmarks/finalmlp_speed.py [--model finalmlp|dualmlp] [--epochs 1] [--env base]
@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 import yaml
 
+from book_recs.features import statistic_columns
 from book_recs.models.data import to_tensors
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.finalmlp import FinalMLP
@@ -29,10 +30,12 @@ TITLE_COMPONENTS = 146
 VOCABULARIES = {"Book-Author": 62_000, "Year-Of-Publication": 100, "Publisher": 11_000,
                 "state": 1_400, "country": 300}
 USER_FIELDS = {"Age", "state", "country"}
+ITEM_STATISTIC_KEYS = ("ISBN", "Book-Author", "Publisher")
 
 
 def synthetic_specs() -> list[FeatureSpec]:
-    numeric = ["Age"] + [f"Book-Title_{i}" for i in range(TITLE_COMPONENTS)]
+    numeric = (["Age"] + [f"Book-Title_{i}" for i in range(TITLE_COMPONENTS)]
+               + statistic_columns(ITEM_STATISTIC_KEYS))
     return ([FeatureSpec(n, "numeric", context="user" if n in USER_FIELDS else "item") for n in numeric]
             + [FeatureSpec(n, "categorical", size, "user" if n in USER_FIELDS else "item")
                for n, size in VOCABULARIES.items()])

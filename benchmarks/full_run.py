@@ -5,6 +5,7 @@ Usage (from the repo root; the full data defaults to ../shared/data/book-crossin
 
     python benchmarks/full_run.py                   # full data, warm: reuses cached title embeddings
     python benchmarks/full_run.py --cold            # drops the title-embedding cache first
+    python benchmarks/full_run.py --env tuned       # the tuned preset (full data, outputs in data/tuned)
     python benchmarks/full_run.py --env base        # the shipped sample
     python benchmarks/full_run.py --env article --data-dir ../shared/data/book-crossing  # a preset
 
@@ -26,6 +27,8 @@ PROJECT_PATH = Path(__file__).resolve().parents[1]
 STAGES = ("data_processing", "data_split", "feature_engineering", "finalmlp", "baselines",
           "evaluation", "reporting", "recommendation")
 TITLE_CACHE = PROJECT_PATH / "data" / "04_feature" / "title_embeddings.parquet"
+# Environments that read the complete data, and where they write (conf/<env>/globals.yml).
+FULL_DATA_OUTPUTS = {"full": "data/full", "tuned": "data/tuned"}
 
 
 def run_stage(stage: str, env: str) -> dict[str, float]:
@@ -55,11 +58,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="full")
     parser.add_argument("--cold", action="store_true", help="delete the title-embedding cache first")
-    parser.add_argument("--data-dir", help="folder of the full data (default for --env full: "
-                        "../shared/data/book-crossing)")
+    parser.add_argument("--data-dir", help="folder of the full data (default for --env full or "
+                        "tuned: ../shared/data/book-crossing)")
     parser.add_argument("--stage", help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
-    if args.env == "full" and not args.data_dir and "BOOK_CROSSING_DIR" not in os.environ:
+    if args.env in FULL_DATA_OUTPUTS and not args.data_dir and "BOOK_CROSSING_DIR" not in os.environ:
         args.data_dir = str(PROJECT_PATH.parent / "shared" / "data" / "book-crossing")
 
     if args.stage:
@@ -86,7 +89,7 @@ def main() -> None:
         print(f"{stage:<20} {figures['seconds']:8.1f} s  {figures['peak_mb']:8.0f} MB peak", flush=True)
     print(f"{'total':<20} {total:8.1f} s  {max(r[2] for r in rows):8.0f} MB peak "
           f"({'cold' if args.cold else 'warm'}, env {args.env})")
-    data_dir = PROJECT_PATH / ("data/full" if args.env == "full" else "data")
+    data_dir = PROJECT_PATH / FULL_DATA_OUTPUTS.get(args.env, "data")
     print(json.dumps(headline_metrics(data_dir), indent=1))
 
 
