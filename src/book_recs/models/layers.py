@@ -7,6 +7,7 @@ code (``model_zoo/FinalMLP/src/FinalMLP.py``); the structure follows torchrec (o
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from torch import Tensor, nn
 
 from book_recs.models.feature_spec import PADDING_ID, FeatureSpec
+
+logger = logging.getLogger(__name__)
 
 
 def field_order(specs: Sequence[FeatureSpec]) -> list[FeatureSpec]:
@@ -229,11 +232,14 @@ class LogitCalibration(nn.Module):
     @torch.no_grad()
     def fit(self, logits: Tensor, labels: Tensor) -> None:
         """Fit ``scale`` and ``bias`` by unpenalised logistic regression of ``labels`` on ``logits``
-        (uncalibrated, e.g. from the model before fitting); a non-positive slope is refused."""
+        (uncalibrated, e.g. from the model before fitting). A non-positive slope would reverse the
+        ranking: then it warns and stays the identity rather than fail a finished training run."""
         regression = LogisticRegression(C=np.inf).fit(
             logits.double().numpy().reshape(-1, 1), labels.numpy())
         scale = float(regression.coef_[0, 0])
         if scale <= 0:
-            raise ValueError(f"calibration slope {scale:.3g} <= 0: the logits do not rank the labels")
+            logger.warning("calibration slope %.3g <= 0: the logits do not rank these labels; "
+                           "Platt scaling left as the identity", scale)
+            return
         self.scale.fill_(scale)
         self.bias.fill_(float(regression.intercept_[0]))
