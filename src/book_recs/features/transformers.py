@@ -75,9 +75,11 @@ class FieldConfig:
             title_encoder=encoder_key(params["title_encoder"]),
             pca_variance_share=params["pca_variance_share"],
             min_category_count=params["min_category_count"],
-            item_statistic_keys=tuple(params.get("item_statistic_keys", ())),
-            statistics_prior_strength=params.get("statistics_prior_strength", 10.0),
-            statistics_folds=params.get("statistics_folds", 5),
+            # Optional keys: absent means the field's default (no item statistics).
+            item_statistic_keys=tuple(params.get("item_statistic_keys", cls.item_statistic_keys)),
+            statistics_prior_strength=params.get("statistics_prior_strength",
+                                                 cls.statistics_prior_strength),
+            statistics_folds=params.get("statistics_folds", cls.statistics_folds),
             seed=params["seed"],
         )
 

@@ -155,7 +155,9 @@ def calibrate(model: FinalMLP, valid: dict[str, Tensor], batch_size: int = 65536
     labels = valid["label"].numpy()
     logits = predict_logits(model, valid, batch_size)
     model.calibration.fit(logits, valid["label"])
-    before, after = torch.sigmoid(logits).double().numpy(), predict(model, valid, batch_size)
+    # The calibrated probabilities follow from the same logits: no second pass over valid.
+    before, after = (torch.sigmoid(values).double().numpy()
+                     for values in (logits, model.calibration(logits)))
     logger.info("Platt scaling on valid: scale %.3f, bias %.3f, valid logloss %.4f -> %.4f",
                 model.calibration.scale, model.calibration.bias,
                 binary_metrics(labels, before)["logloss"], binary_metrics(labels, after)["logloss"])
