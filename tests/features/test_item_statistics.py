@@ -30,6 +30,19 @@ def test_full_train_statistics_match_hand_computed_bayesian_averages():
                                [(2 + 2 * like_rate) / 5, (0 + 2 * like_rate) / 3, like_rate])
     np.testing.assert_allclose(features["ISBN_mean_rating"],
                                [(21 + 2 * mean_rating) / 5, (5 + 2 * mean_rating) / 3, mean_rating])
+    # Each TRAIN user rated one book, so every deviation from the user's own mean is 0.
+    np.testing.assert_allclose(features["ISBN_mean_deviation"], [0, 0, 0])
+
+
+def test_mean_deviation_ranks_books_within_raters_not_by_raw_rating():
+    # User 1 rates everything high, user 2 everything low; both prefer "b" to "a". The raw mean
+    # rating prefers "a" (rated by the lenient user only); the deviation prefers "b".
+    train = ratings([(1, "a", 9), (1, "b", 10), (1, "c", 8), (2, "b", 4), (2, "d", 1)])
+    stats = ItemStatistics.fit(train, keys=["ISBN"], prior_strength=1.0, folds=2)
+    features = stats.transform(pd.DataFrame({"ISBN": ["a", "b", "unseen"]}))
+    assert features.loc[0, "ISBN_mean_rating"] > features.loc[1, "ISBN_mean_rating"]
+    # a: 9 - 9 = 0; b: (10 - 9) + (4 - 2.5) = 2.5 over 2 ratings + 1 pseudo-rating at 0.
+    np.testing.assert_allclose(features["ISBN_mean_deviation"], [0 / 2, 2.5 / 3, 0])
 
 
 def test_out_of_fold_rows_never_see_their_own_label():

@@ -59,3 +59,4 @@ def test_out_of_vocabulary_ids_and_zero_numbers_do_not_break_the_forward(specs, 
 def test_missing_feature_columns_are_named(specs, frame):
     with pytest.raises(KeyError, match="Book-Author"):
         to_tensors(frame.drop(columns="Book-Author"), specs)
+

@@ -134,3 +134,12 @@ def test_calibrate_option_fits_the_scaling_and_it_is_saved(specs, frame):
     model, _ = train(specs, frame, config)
     assert (model.calibration.scale.item(), model.calibration.bias.item()) != (1.0, 0.0)
     assert {"calibration.scale", "calibration.bias"} <= set(model.state_dict())
+
+
+def test_the_ranking_loss_trains_and_needs_users_and_ratings(specs, frame):
+    config = TrainingConfig(**{**CONFIG.__dict__, "ranking_loss_weight": 1.0})
+    model, history = train(specs, frame, config)
+    assert history["valid_auc"].max() > 0.99
+    tensors = to_tensors(frame.drop(columns="User-ID"), specs)
+    with pytest.raises(ValueError, match="`user` and `rating`"):
+        fit(model, tensors, tensors, config)

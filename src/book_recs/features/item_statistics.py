@@ -1,8 +1,11 @@
 """Train-only statistics of item keys (book, author, publisher) as numeric features.
 
-For each key (e.g. ``ISBN``), three numbers per row: how often the key was rated in train
+For each key (e.g. ``ISBN``), four numbers per row: how often the key was rated in train
 (``log1p`` of the count), its smoothed like rate and its smoothed mean rating (Bayesian averages
-pulled toward the train-wide value by ``prior_strength`` pseudo-ratings). Rows of other splits get
+pulled toward the train-wide value by ``prior_strength`` pseudo-ratings), and its smoothed mean
+deviation: the mean of (rating - that user's mean train rating), pulled toward 0. The deviation
+removes each rater's leniency, so it says how a book, author or publisher ranks WITHIN a reader's
+ratings: the question gAUC and nDCG ask (for authors it alone ranks better than the raw mean). Rows of other splits get
 the statistics of all train rows. The train rows themselves get OUT-OF-FOLD statistics: users are
 split into ``folds`` groups and each row sees only the other groups' ratings (priors included), so
 a row's own label never enters its features (the leak that would let a model read the answer off a rare book's
@@ -28,17 +31,23 @@ import pandas as pd
 USER_COLUMN = "User-ID"
 RATING_COLUMN = "Book-Rating"
 LABEL_COLUMN = "label"
-STATISTICS = ("log_count", "like_rate", "mean_rating")
+STATISTICS = ("log_count", "like_rate", "mean_rating", "mean_deviation")
 
 
 def statistic_columns(keys: Sequence[str]) -> list[str]:
-    """Output column names, key by key: ``<key>_log_count``, ``<key>_like_rate``, ``<key>_mean_rating``."""
+    """Output column names, key by key: ``<key>_<statistic>`` for each of ``STATISTICS``."""
     return [f"{key}_{statistic}" for key in keys for statistic in STATISTICS]
 
 
+def _user_deviation(rows: pd.DataFrame) -> pd.Series:
+    """Each row's rating minus the mean rating of its user over ``rows``."""
+    return rows[RATING_COLUMN] - rows.groupby(USER_COLUMN)[RATING_COLUMN].transform("mean")
+
+
 def _totals(rows: pd.DataFrame, key: str) -> pd.DataFrame:
-    return rows.groupby(key, observed=True).agg(
-        count=(LABEL_COLUMN, "size"), likes=(LABEL_COLUMN, "sum"), ratings=(RATING_COLUMN, "sum"))
+    return rows.assign(deviation=_user_deviation(rows)).groupby(key, observed=True).agg(
+        count=(LABEL_COLUMN, "size"), likes=(LABEL_COLUMN, "sum"), ratings=(RATING_COLUMN, "sum"),
+        deviations=("deviation", "sum"))
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,8 @@ class ItemStatistics:
         seed: Seed of the user-to-fold assignment.
         like_rate: Train-wide share of likes (``label == 1``).
         mean_rating: Train-wide mean ``Book-Rating``.
-        totals: Per key, a table indexed by key value with ``count``, ``likes`` and ``ratings``.
+        totals: Per key, a table indexed by key value with ``count``, ``likes``, ``ratings`` and
+            ``deviations`` (sum of rating minus the rater's mean train rating).
     """
 
     keys: tuple[str, ...]
@@ -117,12 +127,13 @@ class ItemStatistics:
         columns = {}
         for key in self.keys:
             # map, not join: a key column of another dtype (e.g. all missing) is simply unseen.
-            count, likes, ratings = (rows[key].map(totals[key][total]).fillna(0)
-                                     .to_numpy(np.float64)
-                                     for total in ("count", "likes", "ratings"))
+            count, likes, ratings, deviations = (
+                rows[key].map(totals[key][total]).fillna(0).to_numpy(np.float64)
+                for total in ("count", "likes", "ratings", "deviations"))
             pseudo = count + self.prior_strength
             columns[f"{key}_log_count"] = np.log1p(count * count_scale)
             columns[f"{key}_like_rate"] = (likes + self.prior_strength * like_rate) / pseudo
             columns[f"{key}_mean_rating"] = (ratings
                                              + self.prior_strength * mean_rating) / pseudo
+            columns[f"{key}_mean_deviation"] = deviations / pseudo
         return pd.DataFrame(columns)

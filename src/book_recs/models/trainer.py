@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from book_recs.models.data import batches, num_rows
 from book_recs.models.finalmlp import FinalMLP
+from book_recs.models.losses import pairwise_ranking_loss
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ class TrainingConfig:
     score_batch_size: int = 65536
     progress_bar: bool = True
     calibrate: bool = False
+    # > 0 adds this weight times a within-user pairwise ranking loss on the ratings to the BCE and
+    # batches whole users together (``losses.pairwise_ranking_loss``); 0 = BCE only.
+    ranking_loss_weight: float = 0.0
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
@@ -85,18 +89,24 @@ def fit(
     config: TrainingConfig,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[FinalMLP, pd.DataFrame]:
-    """Train with BCE, Adam, embedding L2, gradient clipping, LR reduction on plateau and early
-    stopping on valid AUC; return the model with its best weights and the per-epoch history.
+    """Train with BCE (plus, with ``config.ranking_loss_weight``, a within-user pairwise ranking
+    loss on user-grouped batches), Adam, embedding L2, gradient clipping, LR reduction on plateau and
+    early stopping on valid AUC; return the model with its best weights and the per-epoch history.
     With ``config.calibrate``, then fit the model's Platt scaling on the valid logits (rankings,
     hence AUC, do not change; logloss does).
 
     Args:
         model: A freshly built model (build it after ``seed_everything`` for reproducibility).
-        train, valid: Tensors from ``data.to_tensors`` (with ``label``).
+        train, valid: Tensors from ``data.to_tensors`` (with ``label``; ``train`` also with
+            ``user`` and ``rating`` when the ranking loss is on).
         config: The training configuration.
         on_epoch_end: Called with (epoch, history row) after each epoch; may raise to stop
             (e.g. an Optuna pruner).
     """
+    ranking = config.ranking_loss_weight > 0
+    if ranking and not {"user", "rating"} <= train.keys():
+        raise ValueError("the ranking loss needs `user` and `rating` train tensors "
+                         "(to_tensors makes them from the User-ID and Book-Rating columns)")
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
@@ -111,12 +121,17 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         model.train()
         start, total_loss = time.perf_counter(), 0.0
-        steps = tqdm(batches(train, config.batch_size, generator), total=-(-n_train // config.batch_size),
+        steps = tqdm(batches(train, config.batch_size, generator, "user" if ranking else None),
+                     total=-(-n_train // config.batch_size),
                      desc=f"epoch {epoch}", leave=False, disable=not config.progress_bar)
         for batch in steps:
             optimizer.zero_grad()
-            loss = loss_fn(model(batch), batch["label"])
+            logits = model(batch)
+            loss = loss_fn(logits, batch["label"])
             total_loss += loss.item() * len(batch["label"])
+            if ranking:
+                loss = loss + config.ranking_loss_weight * pairwise_ranking_loss(
+                    logits, batch["user"], batch["rating"])
             if config.embedding_l2:
                 loss = loss + config.embedding_l2 / 2 * model.embedding_l2()
             loss.backward()

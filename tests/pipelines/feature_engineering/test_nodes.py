@@ -208,8 +208,9 @@ def test_item_statistics_are_out_of_fold_on_train_and_label_free_elsewhere(split
     params = {**params, "item_statistic_keys": ["ISBN", "Book-Author"], "statistics_folds": 2}
     train_rows = splits["train"].assign(**{"User-ID": range(1, 7)})  # 6 users for 2 folds
     transformers = fit_feature_transformers(train_rows, cache, params)
-    statistics = ["ISBN_log_count", "ISBN_like_rate", "ISBN_mean_rating", "Book-Author_log_count",
-                  "Book-Author_like_rate", "Book-Author_mean_rating"]
+    statistics = ["ISBN_log_count", "ISBN_like_rate", "ISBN_mean_rating", "ISBN_mean_deviation",
+                  "Book-Author_log_count", "Book-Author_like_rate", "Book-Author_mean_rating",
+                  "Book-Author_mean_deviation"]
     specs = build_feature_specs(transformers, params)
     assert [s.name for s in specs if s.name in statistics] == statistics
     assert all(s.context == "item" and s.kind == "numeric" for s in specs if s.name in statistics)
