@@ -5,6 +5,7 @@ import torch
 
 from book_recs.models.data import batches, to_tensors
 from book_recs.models.finalmlp import FinalMLP
+from book_recs.models.trainer import seed_everything
 
 from .conftest import SMALL_MODEL
 
@@ -60,3 +61,20 @@ def test_missing_feature_columns_are_named(specs, frame):
     with pytest.raises(KeyError, match="Book-Author"):
         to_tensors(frame.drop(columns="Book-Author"), specs)
 
+
+
+def test_excluded_fields_are_not_read(specs, frame):
+    seed_everything(0)
+    model = FinalMLP(specs, **SMALL_MODEL, exclude_fields=["Book-Title_*"]).eval()
+    assert model.field_names == ["Age", "state", "Book-Author"]
+    tensors = to_tensors(frame, specs)
+    changed = {**tensors, "numeric": tensors["numeric"].clone()}
+    changed["numeric"][:, 1:3] = torch.rand(len(frame), 2)  # the two title columns
+    assert torch.equal(model(tensors), model(changed))
+    # A gate context naming excluded fields keeps only the fields the model reads.
+    gated = FinalMLP(specs, **SMALL_MODEL, fs2_context=["Book-Author", "Book-Title_*"],
+                     exclude_fields=["Book-Title_*"]).eval()
+    assert gated.gates[1].context == [2]
+    assert torch.equal(gated(tensors), gated(changed))
+    with pytest.raises(ValueError, match="match no field"):
+        FinalMLP(specs, **SMALL_MODEL, exclude_fields=["Book-Titel_*"])

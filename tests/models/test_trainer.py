@@ -16,6 +16,7 @@ from book_recs.models.trainer import (
     calibrate,
     fit,
     gate_means,
+    group_auc,
     predict,
     seed_everything,
     stream_contributions,
@@ -143,3 +144,16 @@ def test_the_ranking_loss_trains_and_needs_users_and_ratings(specs, frame):
     tensors = to_tensors(frame.drop(columns="User-ID"), specs)
     with pytest.raises(ValueError, match="`user` and `rating`"):
         fit(model, tensors, tensors, config)
+
+
+def test_group_auc_is_the_mean_of_sklearn_per_user_aucs():
+    rng = np.random.default_rng(0)
+    users, labels, scores = rng.integers(0, 12, 300), rng.integers(0, 2, 300), rng.random(300)
+    labels[users == 11] = 1  # a user with one class only does not count
+    expected = np.mean([roc_auc_score(labels[users == u], scores[users == u]) for u in range(11)])
+    assert group_auc(users, labels, scores) == pytest.approx(expected)
+
+
+def test_history_has_valid_gauc_when_valid_has_users(specs, frame):
+    _, history = train(specs, frame, TrainingConfig(seed=3, batch_size=64, epochs=1, progress_bar=False))
+    assert 0.0 <= history["valid_gauc"].iloc[0] <= 1.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import torch
 from torch import Tensor, nn
 
 from book_recs.models.feature_spec import FeatureSpec
@@ -37,8 +38,12 @@ class FinalMLP(nn.Module):
             vector (the paper's default when no context is given).
         num_heads: Heads of the bilinear fusion; both stream widths must divide by it.
         fusion: ``bilinear`` (FinalMLP) or ``additive`` (DualMLP: w1·o1 + w2·o2 + b).
+        exclude_fields: Field names or glob patterns the model does not read (e.g.
+            ``["Book-Title_*"]``); the inputs keep the full ``specs`` layout, so every model of a
+            project shares one model-input table.
 
-    Input: ``{"numeric": (B, Fn), "categorical": (B, Fc), ...}``; output: logits (B,).
+    Input: ``{"numeric": (B, Fn), "categorical": (B, Fc), ...}`` laid out by ``specs``; output:
+    logits (B,).
 
     >>> specs = [FeatureSpec("Age", "numeric", context="user"), FeatureSpec("a", "categorical", 9)]
     >>> model = FinalMLP(specs, embedding_dim=4, mlp1_hidden_units=[8], mlp2_hidden_units=[8],
@@ -63,6 +68,7 @@ class FinalMLP(nn.Module):
         fs2_context: Sequence[str] | None = None,
         num_heads: int = 1,
         fusion: Literal["bilinear", "additive"] = "bilinear",
+        exclude_fields: Sequence[str] = (),
     ) -> None:
         super().__init__()
         if fusion not in ("bilinear", "additive"):
@@ -76,17 +82,32 @@ class FinalMLP(nn.Module):
             "fs_hidden_units": list(fs_hidden_units),
             "fs1_context": None if fs1_context is None else list(fs1_context),
             "fs2_context": None if fs2_context is None else list(fs2_context),
-            "num_heads": num_heads, "fusion": fusion,
+            "num_heads": num_heads, "fusion": fusion, "exclude_fields": list(exclude_fields),
         }
-        self.field_names = [s.name for s in field_order(self.specs)]
-        self.embedding = FeatureEmbedding(self.specs, embedding_dim)
+        excluded = set(select_fields(self.specs, exclude_fields))
+        used = [s for i, s in enumerate(field_order(self.specs)) if i not in excluded]
+        if not used:
+            raise ValueError(f"exclude_fields {list(exclude_fields)} leaves no field to read")
+        # Columns of the numeric and categorical input tensors that the model reads.
+        for kind in ("numeric", "categorical"):
+            of_kind = [s.name for s in field_order(self.specs) if s.kind == kind]
+            self.register_buffer(f"{kind}_columns", torch.tensor(
+                [of_kind.index(s.name) for s in used if s.kind == kind], dtype=torch.long),
+                persistent=False)
+        self.used_specs = used
+        self.field_names = [s.name for s in used]
+        self.embedding = FeatureEmbedding(used, embedding_dim)
         num_fields = len(self.field_names)
         flat_dim = num_fields * embedding_dim
         self.gates = None
         if use_gating:
+            # Patterns are checked against every input field; excluded fields drop out of the
+            # context (a context left empty becomes the learned vector).
+            all_names = [s.name for s in field_order(self.specs)]
             contexts = [
-                select_fields(self.specs, [s.name for s in self.specs if s.context == side]
-                              if patterns is None else patterns)
+                [self.field_names.index(all_names[i]) for i in select_fields(
+                    self.specs, [s.name for s in used if s.context == side]
+                    if patterns is None else patterns) if all_names[i] in self.field_names]
                 for side, patterns in (("user", fs1_context), ("item", fs2_context))
             ]
             self.gates = nn.ModuleList(
@@ -109,7 +130,9 @@ class FinalMLP(nn.Module):
 
     def streams(self, inputs: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """Stream outputs o1 (B, d1), o2 (B, d2) and gates (B, F·D) each (None without gating)."""
-        embeddings = self.embedding(inputs)
+        embeddings = self.embedding({
+            **inputs, "numeric": inputs["numeric"][:, self.numeric_columns],
+            "categorical": inputs["categorical"][:, self.categorical_columns]})
         if self.gates is None:
             flat = embeddings.flatten(1)
             return self.mlp1(flat), self.mlp2(flat), None, None

@@ -26,7 +26,8 @@ def field_order(specs: Sequence[FeatureSpec]) -> list[FeatureSpec]:
 
 
 def select_fields(specs: Sequence[FeatureSpec], patterns: Sequence[str]) -> list[int]:
-    """Indices (in ``field_order``) of the fields whose names match any glob pattern.
+    """Indices (in ``field_order``) of the fields whose names match any glob pattern; a pattern
+    that matches nothing is an error (a typo would otherwise silently select nothing).
 
     >>> specs = [FeatureSpec("Age", "numeric", context="user"), FeatureSpec("Book-Title_0", "numeric")]
     >>> select_fields(specs, ["Book-Title_*"])
@@ -35,7 +36,7 @@ def select_fields(specs: Sequence[FeatureSpec], patterns: Sequence[str]) -> list
     names = [s.name for s in field_order(specs)]
     unknown = [p for p in patterns if not fnmatch.filter(names, p)]
     if unknown:
-        raise ValueError(f"gate context {unknown} matches no field; fields are {names}")
+        raise ValueError(f"field patterns {unknown} match no field; fields are {names}")
     return [i for i, name in enumerate(names) if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
 
 

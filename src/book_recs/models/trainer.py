@@ -19,6 +19,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from book_recs.evaluation.metrics import RankedScores, per_user_auc
 from book_recs.models.data import batches, num_rows
 from book_recs.models.finalmlp import FinalMLP
 from book_recs.models.losses import pairwise_ranking_loss
@@ -82,6 +83,13 @@ def binary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, f
     return {"auc": float(auc), "logloss": float(log_loss(labels, probabilities, labels=[0, 1]))}
 
 
+def group_auc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
+    """gAUC: the mean per-user AUC over users with both classes (NaN when there are none)."""
+    per_user = per_user_auc(RankedScores(pd.DataFrame(
+        {"User-ID": users, "Book-Rating": labels, "label": labels, "score": scores})))
+    return float(np.nanmean(per_user)) if np.isfinite(per_user).any() else float("nan")
+
+
 def fit(
     model: FinalMLP,
     train: dict[str, Tensor],
@@ -138,14 +146,17 @@ def fit(
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
             optimizer.step()
         seconds = time.perf_counter() - start
-        metrics = binary_metrics(valid_labels, predict(model, valid, config.score_batch_size))
+        valid_probabilities = predict(model, valid, config.score_batch_size)
+        metrics = binary_metrics(valid_labels, valid_probabilities)
         row = {"epoch": epoch, "train_loss": total_loss / n_train, "valid_auc": metrics["auc"],
-               "valid_logloss": metrics["logloss"], "lr": optimizer.param_groups[0]["lr"],
-               "seconds": seconds, "rows_per_s": n_train / seconds}
+               "valid_logloss": metrics["logloss"],
+               "valid_gauc": group_auc(valid["user"].numpy(), valid_labels, valid_probabilities)
+               if "user" in valid else float("nan"),
+               "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "rows_per_s": n_train / seconds}
         history.append(row)
-        logger.info("epoch %d  loss %.4f  valid AUC %.4f  logloss %.4f  lr %.0e  %.1f s  %.0f rows/s",
-                    epoch, row["train_loss"], row["valid_auc"], row["valid_logloss"], row["lr"],
-                    seconds, row["rows_per_s"])
+        logger.info("epoch %d  BCE %.4f  valid AUC %.4f  logloss %.4f  gAUC %.4f  lr %.0e  %.1f s  "
+                    "%.0f rows/s", epoch, row["train_loss"], row["valid_auc"], row["valid_logloss"],
+                    row["valid_gauc"], row["lr"], seconds, row["rows_per_s"])
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
         if metrics["auc"] > best_auc:
