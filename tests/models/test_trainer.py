@@ -137,12 +137,13 @@ def test_calibrate_option_fits_the_scaling_and_it_is_saved(specs, frame):
     assert {"calibration.scale", "calibration.bias"} <= set(model.state_dict())
 
 
-def test_the_ranking_loss_trains_and_needs_users_and_ratings(specs, frame):
-    config = TrainingConfig(**{**CONFIG.__dict__, "ranking_loss_weight": 1.0})
+@pytest.mark.parametrize("option", [{"ranking_loss_weight": 1.0}, {"user_grouped_batches": True}])
+def test_user_grouped_training_learns_and_needs_users_and_ratings(specs, frame, option):
+    config = TrainingConfig(**{**CONFIG.__dict__, **option})
     model, history = train(specs, frame, config)
     assert history["valid_auc"].max() > 0.99
     tensors = to_tensors(frame.drop(columns="User-ID"), specs)
-    with pytest.raises(ValueError, match="`user` and `rating`"):
+    with pytest.raises(ValueError, match="need `user` and `rating`"):
         fit(model, tensors, tensors, config)
 
 

@@ -30,13 +30,24 @@ def pairwise_ranking_loss(logits: Tensor, groups: Tensor, targets: Tensor) -> Te
     >>> pairwise_ranking_loss(torch.tensor([2.0, 0.0]), torch.tensor([7, 7]), torch.tensor([9., 3.]))
     tensor(0.1269)
     """
-    same_group = groups[:, None] == groups[None, :]
-    ordered = same_group & (targets[:, None] > targets[None, :])  # (B, B): row i above row j
+    # Only pairs within a group are formed (sum of squared group sizes, not B^2): rows sorted by
+    # group, then each row is paired with every row of its own run.
+    order = torch.argsort(groups, stable=True)
+    logits, groups, targets = logits[order], groups[order], targets[order]
+    _, group_index, sizes = torch.unique_consecutive(groups, return_inverse=True, return_counts=True)
+    starts = torch.cumsum(sizes, 0) - sizes
+    pairs_of_row = sizes[group_index]
+    first = torch.repeat_interleave(torch.arange(len(groups)), pairs_of_row)
+    offset = torch.arange(len(first)) - torch.repeat_interleave(
+        torch.cumsum(pairs_of_row, 0) - pairs_of_row, pairs_of_row)
+    second = starts[group_index[first]] + offset
+    ordered = targets[first] > targets[second]
     if not ordered.any():
         return logits.sum() * 0.0
-    _, group_index = torch.unique(groups, return_inverse=True)
-    pairs_per_group = torch.zeros(int(group_index.max()) + 1, dtype=logits.dtype).index_add_(
-        0, group_index, ordered.sum(1).to(logits.dtype))
-    weights = ordered.to(logits.dtype) / pairs_per_group[group_index].clamp(min=1)[:, None]
-    pair_losses = functional.softplus(-(logits[:, None] - logits[None, :]))
-    return (pair_losses * weights).sum() / (pairs_per_group > 0).sum()
+    first, second = first[ordered], second[ordered]
+    pair_group = group_index[first]
+    pairs_per_group = torch.bincount(pair_group, minlength=len(sizes)).to(logits.dtype)
+    pair_losses = functional.softplus(-(logits[first] - logits[second]))
+    per_group = torch.zeros_like(pairs_per_group).index_add_(0, pair_group, pair_losses)
+    has_pairs = pairs_per_group > 0
+    return (per_group[has_pairs] / pairs_per_group[has_pairs]).mean()

@@ -44,8 +44,10 @@ class TrainingConfig:
     score_batch_size: int = 65536
     progress_bar: bool = True
     calibrate: bool = False
-    # > 0 adds this weight times a within-user pairwise ranking loss on the ratings to the BCE and
-    # batches whole users together (``losses.pairwise_ranking_loss``); 0 = BCE only.
+    # Batches of whole users (users shuffled, then their rows) instead of rows shuffled uniformly.
+    user_grouped_batches: bool = False
+    # > 0 adds this weight times a within-user pairwise ranking loss on the ratings to the BCE
+    # (``losses.pairwise_ranking_loss``; batches are then user-grouped); 0 = BCE only.
     ranking_loss_weight: float = 0.0
 
     @classmethod
@@ -112,9 +114,10 @@ def fit(
             (e.g. an Optuna pruner).
     """
     ranking = config.ranking_loss_weight > 0
-    if ranking and not {"user", "rating"} <= train.keys():
-        raise ValueError("the ranking loss needs `user` and `rating` train tensors "
-                         "(to_tensors makes them from the User-ID and Book-Rating columns)")
+    grouped = ranking or config.user_grouped_batches
+    if not {"user", "rating"} <= train.keys() and grouped:
+        raise ValueError("user-grouped batches and the ranking loss need `user` and `rating` train "
+                         "tensors (to_tensors makes them from the User-ID and Book-Rating columns)")
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
@@ -129,7 +132,7 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         model.train()
         start, total_loss = time.perf_counter(), 0.0
-        steps = tqdm(batches(train, config.batch_size, generator, "user" if ranking else None),
+        steps = tqdm(batches(train, config.batch_size, generator, "user" if grouped else None),
                      total=-(-n_train // config.batch_size),
                      desc=f"epoch {epoch}", leave=False, disable=not config.progress_bar)
         for batch in steps:
