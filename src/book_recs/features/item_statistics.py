@@ -5,8 +5,8 @@ For each key (e.g. ``ISBN``), four numbers per row: how often the key was rated 
 pulled toward the train-wide value by ``prior_strength`` pseudo-ratings), and its smoothed mean
 deviation: the mean of (rating - that user's mean train rating), pulled toward 0. The deviation
 removes each rater's leniency, so it says how a book, author or publisher ranks WITHIN a reader's
-ratings: the question gAUC and nDCG ask (for authors it alone ranks better than the raw mean). Rows of other splits get
-the statistics of all train rows. The train rows themselves get OUT-OF-FOLD statistics: users are
+ratings: the question gAUC and nDCG ask (for authors it alone ranks better than the raw mean).
+Rows of other splits get the statistics of all train rows. The train rows themselves get OUT-OF-FOLD statistics: users are
 split into ``folds`` groups and each row sees only the other groups' ratings (priors included), so
 a row's own label never enters its features (the leak that would let a model read the answer off a rare book's
 rate). Counts are rescaled by ``folds / (folds - 1)`` so train and scoring rows share one scale.
@@ -15,7 +15,7 @@ Example:
     >>> import pandas as pd
     >>> train = pd.DataFrame({"User-ID": [1, 2, 3], "ISBN": ["a", "a", "b"],
     ...                       "Book-Rating": [9, 8, 3], "label": [1, 1, 0]})
-    >>> stats = ItemStatistics.fit(train, keys=("ISBN",), prior_strength=1.0)
+    >>> stats = ItemStatistics.fit(train, keys=("ISBN",), prior_strength=1.0, folds=2)
     >>> stats.transform(pd.DataFrame({"ISBN": ["a", "z"]}))["ISBN_like_rate"].round(3).tolist()
     [0.889, 0.667]
 """

@@ -12,7 +12,6 @@ from torch import Tensor
 from book_recs.models.feature_spec import PADDING_ID, FeatureSpec
 from book_recs.models.layers import field_order
 
-
 USER_COLUMN, RATING_COLUMN, LABEL_COLUMN = "User-ID", "Book-Rating", "label"
 
 

@@ -94,7 +94,6 @@ class FinalMLP(nn.Module):
             self.register_buffer(f"{kind}_columns", torch.tensor(
                 [of_kind.index(s.name) for s in used if s.kind == kind], dtype=torch.long),
                 persistent=False)
-        self.used_specs = used
         self.field_names = [s.name for s in used]
         self.embedding = FeatureEmbedding(used, embedding_dim)
         num_fields = len(self.field_names)

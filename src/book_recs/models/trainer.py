@@ -108,16 +108,18 @@ def fit(
     Args:
         model: A freshly built model (build it after ``seed_everything`` for reproducibility).
         train, valid: Tensors from ``data.to_tensors`` (with ``label``; ``train`` also with
-            ``user`` and ``rating`` when the ranking loss is on).
+            ``user`` for user-grouped batches and ``rating`` for the ranking loss; ``valid``
+            with ``user`` gives the valid gAUC of each epoch).
         config: The training configuration.
         on_epoch_end: Called with (epoch, history row) after each epoch; may raise to stop
             (e.g. an Optuna pruner).
     """
     ranking = config.ranking_loss_weight > 0
     grouped = ranking or config.user_grouped_batches
-    if not {"user", "rating"} <= train.keys() and grouped:
-        raise ValueError("user-grouped batches and the ranking loss need `user` and `rating` train "
-                         "tensors (to_tensors makes them from the User-ID and Book-Rating columns)")
+    missing = (({"user"} if grouped else set()) | ({"rating"} if ranking else set())) - train.keys()
+    if missing:
+        raise ValueError(f"user-grouped batches and the ranking loss need the train tensors "
+                         f"{sorted(missing)} (to_tensors makes them from User-ID and Book-Rating)")
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
