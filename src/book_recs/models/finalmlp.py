@@ -84,13 +84,14 @@ class FinalMLP(nn.Module):
             "fs2_context": None if fs2_context is None else list(fs2_context),
             "num_heads": num_heads, "fusion": fusion, "exclude_fields": list(exclude_fields),
         }
+        ordered = field_order(self.specs)
         excluded = set(select_fields(self.specs, exclude_fields))
-        used = [s for i, s in enumerate(field_order(self.specs)) if i not in excluded]
+        used = [s for i, s in enumerate(ordered) if i not in excluded]
         if not used:
             raise ValueError(f"exclude_fields {list(exclude_fields)} leaves no field to read")
         # Columns of the numeric and categorical input tensors that the model reads.
         for kind in ("numeric", "categorical"):
-            of_kind = [s.name for s in field_order(self.specs) if s.kind == kind]
+            of_kind = [s.name for s in ordered if s.kind == kind]
             self.register_buffer(f"{kind}_columns", torch.tensor(
                 [of_kind.index(s.name) for s in used if s.kind == kind], dtype=torch.long),
                 persistent=False)
@@ -102,13 +103,13 @@ class FinalMLP(nn.Module):
         if use_gating:
             # Patterns are checked against every input field; excluded fields drop out of the
             # context (a context left empty becomes the learned vector).
-            all_names = [s.name for s in field_order(self.specs)]
-            contexts = [
-                [self.field_names.index(all_names[i]) for i in select_fields(
-                    self.specs, [s.name for s in used if s.context == side]
-                    if patterns is None else patterns) if all_names[i] in self.field_names]
-                for side, patterns in (("user", fs1_context), ("item", fs2_context))
-            ]
+            def context(side: str, patterns: Sequence[str] | None) -> list[int]:
+                if patterns is None:
+                    patterns = [s.name for s in used if s.context == side]
+                selected = {ordered[i].name for i in select_fields(self.specs, patterns)}
+                return [i for i, name in enumerate(self.field_names) if name in selected]
+
+            contexts = [context("user", fs1_context), context("item", fs2_context)]
             self.gates = nn.ModuleList(
                 FeatureGating(num_fields, embedding_dim, context, fs_hidden_units)
                 for context in contexts)

@@ -19,7 +19,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from book_recs.evaluation.metrics import RankedScores, per_user_auc
+from book_recs.evaluation.metrics import LABEL, RATING, SCORE, USER, RankedScores, per_user_auc
 from book_recs.models.data import batches, num_rows
 from book_recs.models.finalmlp import FinalMLP
 from book_recs.models.losses import pairwise_ranking_loss
@@ -87,8 +87,9 @@ def binary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, f
 
 def group_auc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
     """gAUC: the mean per-user AUC over users with both classes (NaN when there are none)."""
+    # A score table as the evaluation expects it; per-user AUC never reads the rating column.
     per_user = per_user_auc(RankedScores(pd.DataFrame(
-        {"User-ID": users, "Book-Rating": labels, "label": labels, "score": scores})))
+        {USER: users, RATING: labels, LABEL: labels, SCORE: scores})))
     return float(np.nanmean(per_user)) if np.isfinite(per_user).any() else float("nan")
 
 
