@@ -10,14 +10,17 @@ import torch
 from sklearn.metrics import log_loss, roc_auc_score
 
 from book_recs.models.data import to_tensors
+from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.finalmlp import FinalMLP
 from book_recs.models.trainer import (
     TrainingConfig,
     calibrate,
     fit,
+    fit_ensemble,
     gate_means,
     group_auc,
     predict,
+    predict_logits,
     seed_everything,
     stream_contributions,
 )
@@ -80,6 +83,7 @@ def test_a_pickled_model_predicts_the_same_in_a_fresh_process(specs, frame, tmp_
     script = f"""
 import pickle, numpy as np, pandas as pd
 from book_recs.models.data import to_tensors
+from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.trainer import predict
 model = pickle.load(open({str(tmp_path / 'model.pkl')!r}, 'rb'))
 specs = pickle.load(open({str(tmp_path / 'specs.pkl')!r}, 'rb'))
@@ -158,3 +162,45 @@ def test_group_auc_is_the_mean_of_sklearn_per_user_aucs():
 def test_history_has_valid_gauc_when_valid_has_users(specs, frame):
     _, history = train(specs, frame, TrainingConfig(seed=3, batch_size=64, epochs=1, progress_bar=False))
     assert 0.0 <= history["valid_gauc"].iloc[0] <= 1.0
+
+
+def fit_small_ensemble(specs, frame, config):
+    tensors = to_tensors(frame, specs)
+    return fit_ensemble(lambda: FinalMLP(specs, **SMALL_MODEL), tensors, tensors, config), tensors
+
+
+def test_an_ensemble_of_one_is_the_single_model(specs, frame):
+    config = TrainingConfig(seed=2, batch_size=64, epochs=2, progress_bar=False, calibrate=True)
+    single, history = train(specs, frame, config)
+    (ensemble_of_one, ensemble_history), tensors = fit_small_ensemble(specs, frame, config)
+    assert isinstance(ensemble_of_one, FinalMLP)
+    assert np.array_equal(predict(ensemble_of_one, tensors), predict(single, tensors))
+    assert ensemble_history.drop(columns=["member", "seed", "seconds", "rows_per_s"]).equals(
+        history.drop(columns=["seconds", "rows_per_s"]))
+
+
+def test_an_ensemble_averages_the_logits_of_members_with_consecutive_seeds(specs, frame):
+    config = TrainingConfig(seed=2, batch_size=64, epochs=2, progress_bar=False, ensemble_size=3)
+    (ensemble, history), tensors = fit_small_ensemble(specs, frame, config)
+    assert isinstance(ensemble, SeedEnsemble) and len(ensemble.members) == 3
+    assert history.groupby("member")["seed"].first().tolist() == [2, 3, 4]
+    member_logits = [predict_logits(member, tensors) for member in ensemble.members]
+    assert not torch.equal(member_logits[0], member_logits[1])
+    assert torch.allclose(predict_logits(ensemble, tensors), torch.stack(member_logits).mean(0))
+    # Explanations average over members: finite shares summing to one, gates inside (0, 2).
+    assert stream_contributions(ensemble, tensors)["share"].sum() == pytest.approx(1.0)
+    assert gate_means(ensemble, tensors)["mean_gate"].between(0, 2).all()
+
+
+def test_a_calibrated_ensemble_scales_its_mean_logit_once(specs, frame):
+    config = TrainingConfig(seed=2, batch_size=64, epochs=2, progress_bar=False, ensemble_size=2,
+                            calibrate=True)
+    (ensemble, _), tensors = fit_small_ensemble(specs, frame, config)
+    assert all(member.calibration.scale.item() == 1.0 for member in ensemble.members)
+    assert ensemble.calibration.scale.item() != 1.0
+
+
+def test_fit_refuses_an_ensemble_size(specs, frame):
+    tensors = to_tensors(frame, specs)
+    with pytest.raises(ValueError, match="fit_ensemble"):
+        fit(FinalMLP(specs, **SMALL_MODEL), tensors, tensors, TrainingConfig(ensemble_size=2))

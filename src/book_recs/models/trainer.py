@@ -9,7 +9,7 @@ import copy
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from book_recs.evaluation.metrics import LABEL, RATING, SCORE, USER, RankedScores, per_user_auc
 from book_recs.models.data import batches, num_rows
+from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.finalmlp import FinalMLP
 from book_recs.models.losses import pairwise_ranking_loss
 
@@ -49,6 +50,9 @@ class TrainingConfig:
     # > 0 adds this weight times a within-user pairwise ranking loss on the ratings to the BCE
     # (``losses.pairwise_ranking_loss``; batches are then user-grouped); 0 = BCE only.
     ranking_loss_weight: float = 0.0
+    # > 1 trains this many models with seeds seed, seed + 1, ... and averages their logits
+    # (``fit_ensemble``, a ``SeedEnsemble``); ``fit`` itself trains one model.
+    ensemble_size: int = 1
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
@@ -115,6 +119,8 @@ def fit(
         on_epoch_end: Called with (epoch, history row) after each epoch; may raise to stop
             (e.g. an Optuna pruner).
     """
+    if config.ensemble_size != 1:
+        raise ValueError(f"fit trains one model; ensemble_size={config.ensemble_size} needs fit_ensemble")
     ranking = config.ranking_loss_weight > 0
     grouped = ranking or config.user_grouped_batches
     missing = (({"user"} if grouped else set()) | ({"rating"} if ranking else set())) - train.keys()
@@ -181,7 +187,41 @@ def fit(
     return model, pd.DataFrame(history)
 
 
-def calibrate(model: FinalMLP, valid: dict[str, Tensor], batch_size: int = 65536) -> None:
+def fit_ensemble(
+    build_model: Callable[[], FinalMLP],
+    train: dict[str, Tensor],
+    valid: dict[str, Tensor],
+    config: TrainingConfig,
+) -> tuple[FinalMLP | SeedEnsemble, pd.DataFrame]:
+    """``fit`` ``config.ensemble_size`` models built by ``build_model``, member ``i`` seeded with
+    ``config.seed + i``; return the single model (size 1, identical to ``fit``) or their
+    ``SeedEnsemble``, calibrated once on valid with ``config.calibrate``, and every member's
+    history (columns ``member`` and ``seed`` added)."""
+    if config.ensemble_size < 1:
+        raise ValueError(f"ensemble_size must be at least 1, got {config.ensemble_size}")
+    members, histories = [], []
+    for member in range(config.ensemble_size):
+        member_config = replace(config, seed=config.seed + member, ensemble_size=1, calibrate=False)
+        seed_everything(member_config.seed)
+        model, history = fit(build_model(), train, valid, member_config)
+        members.append(model)
+        histories.append(history.assign(member=member, seed=member_config.seed))
+    model = members[0] if len(members) == 1 else SeedEnsemble(members)
+    if len(members) > 1:
+        metrics = binary_metrics(valid["label"].numpy(), predict(model, valid, config.score_batch_size))
+        logger.info("ensemble of %d seeds: valid AUC %.4f (members %s)", len(members), metrics["auc"],
+                    ", ".join(f"{history['valid_auc'].max():.4f}" for history in histories))
+    if config.calibrate:
+        calibrate(model, valid, config.score_batch_size)
+    return model, pd.concat(histories, ignore_index=True)
+
+
+def members(model: FinalMLP | SeedEnsemble) -> list[FinalMLP]:
+    """The FinalMLPs inside ``model``: its members, or the model itself."""
+    return list(model.members) if isinstance(model, SeedEnsemble) else [model]
+
+
+def calibrate(model: FinalMLP | SeedEnsemble, valid: dict[str, Tensor], batch_size: int = 65536) -> None:
     """Fit ``model.calibration`` (Platt scaling) on the held-out ``valid`` tensors, in place."""
     model.calibration.reset_parameters()
     labels = valid["label"].numpy()
@@ -196,38 +236,44 @@ def calibrate(model: FinalMLP, valid: dict[str, Tensor], batch_size: int = 65536
 
 
 @torch.no_grad()
-def stream_contributions(model: FinalMLP, tensors: dict[str, Tensor],
+def stream_contributions(model: FinalMLP | SeedEnsemble, tensors: dict[str, Tensor],
                          batch_size: int = 65536) -> pd.DataFrame:
     """Summed |b + w1·o1| (user stream) and |w2·o2| (item stream) over a data set: the article's
-    Figure 8. Computed on demand, nothing kept between calls."""
+    Figure 8 (for an ensemble, the mean over its members). Computed on demand, nothing kept
+    between calls."""
     model.eval()
     totals = torch.zeros(2, dtype=torch.float64)
-    for batch in batches(tensors, batch_size):
-        o1, o2, _, _ = model.streams(batch)
-        term1, term2 = model.fusion.linear_terms(o1, o2)
-        totals += torch.stack([term1.abs().sum(), term2.abs().sum()]).double()
+    for member in members(model):
+        for batch in batches(tensors, batch_size):
+            o1, o2, _, _ = member.streams(batch)
+            term1, term2 = member.fusion.linear_terms(o1, o2)
+            totals += torch.stack([term1.abs().sum(), term2.abs().sum()]).double()
+    totals /= len(members(model))
     share = totals / totals.sum() if totals.sum() > 0 else totals
     return pd.DataFrame({"stream": ["user", "item"], "contribution": totals.numpy(),
                          "share": share.numpy()})
 
 
 @torch.no_grad()
-def gate_means(model: FinalMLP, tensors: dict[str, Tensor], batch_size: int = 65536) -> pd.DataFrame:
-    """Mean gate value per field and stream (1 = neutral; > 1 selected; < 1 damped). Empty when the
-    model has no gates."""
+def gate_means(model: FinalMLP | SeedEnsemble, tensors: dict[str, Tensor],
+               batch_size: int = 65536) -> pd.DataFrame:
+    """Mean gate value per field and stream (1 = neutral; > 1 selected; < 1 damped; for an
+    ensemble, also over its members). Empty when the model has no gates."""
     model.eval()
-    if model.gates is None:
+    first = members(model)[0]
+    if first.gates is None:
         return pd.DataFrame({"stream": [], "field": [], "mean_gate": []})
-    dim = model.embedding.embedding_dim
-    sums, n = torch.zeros(2, len(model.field_names), dtype=torch.float64), 0
-    for batch in batches(tensors, batch_size):
-        _, _, gate1, gate2 = model.streams(batch)
-        for stream, gate in enumerate((gate1, gate2)):
-            sums[stream] += gate.view(gate.size(0), -1, dim).mean(-1).sum(0).double()
-        n += len(gate1)
+    dim = first.embedding.embedding_dim
+    sums, n = torch.zeros(2, len(first.field_names), dtype=torch.float64), 0
+    for member in members(model):
+        for batch in batches(tensors, batch_size):
+            _, _, gate1, gate2 = member.streams(batch)
+            for stream, gate in enumerate((gate1, gate2)):
+                sums[stream] += gate.view(gate.size(0), -1, dim).mean(-1).sum(0).double()
+            n += len(gate1)
     means = (sums / max(n, 1)).numpy()
     return pd.DataFrame({
-        "stream": np.repeat(["user", "item"], len(model.field_names)),
-        "field": model.field_names * 2,
+        "stream": np.repeat(["user", "item"], len(first.field_names)),
+        "field": first.field_names * 2,
         "mean_gate": means.reshape(-1),
     })

@@ -19,8 +19,8 @@ def catalog() -> DataCatalog:
     catalog["feature_specs"] = SPECS
     catalog["params:finalmlp.model"] = SMALL_MODEL
     catalog["params:dualmlp.model"] = {**SMALL_MODEL, "use_gating": False, "fusion": "additive"}
-    for name in ("finalmlp", "dualmlp"):
-        catalog[f"params:{name}.training"] = TRAINING
+    catalog["params:finalmlp.training"] = {**TRAINING, "ensemble_size": 2}
+    catalog["params:dualmlp.training"] = TRAINING
     SequentialRunner().run(create_pipeline(), catalog)
     return catalog
 
@@ -49,4 +49,5 @@ def test_explanations_and_history_are_produced(catalog):
     assert contributions["share"].sum() == pytest.approx(1.0)
     assert set(catalog.load("finalmlp.gate_means")["stream"]) == {"user", "item"}
     assert catalog.load("dualmlp.gate_means").empty
-    assert len(catalog.load("finalmlp.training_history")) == 2
+    assert catalog.load("finalmlp.training_history").groupby("member").size().tolist() == [2, 2]
+    assert len(catalog.load("dualmlp.training_history")) == 2

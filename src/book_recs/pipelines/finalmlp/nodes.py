@@ -9,14 +9,14 @@ from typing import Any
 import pandas as pd
 
 from book_recs.models.data import to_tensors
+from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.finalmlp import FinalMLP
 from book_recs.models.trainer import (
     TrainingConfig,
-    fit,
+    fit_ensemble,
     gate_means,
     predict,
-    seed_everything,
     stream_contributions,
 )
 
@@ -28,17 +28,21 @@ SCORE_KEYS = ["User-ID", "ISBN", "Book-Rating", "label"]
 def train_model(
     train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
     model_params: dict[str, Any], training_params: dict[str, Any],
-) -> tuple[FinalMLP, pd.DataFrame]:
-    """Build FinalMLP from ``model_params`` (seeded) and train it; return it and its history."""
+) -> tuple[FinalMLP | SeedEnsemble, pd.DataFrame]:
+    """Build FinalMLP from ``model_params`` (seeded) and train it, or a seed ensemble of
+    ``training_params["ensemble_size"]`` of them; return it and the training history."""
     config = TrainingConfig.from_params(training_params)
-    seed_everything(config.seed)
-    model = FinalMLP(specs, **model_params)
-    logger.info("%s: %d parameters", "FinalMLP" if model.gates is not None else "DualMLP",
-                sum(p.numel() for p in model.parameters()))
-    return fit(model, to_tensors(train, specs), to_tensors(valid, specs), config)
+
+    def build_model() -> FinalMLP:
+        model = FinalMLP(specs, **model_params)
+        logger.info("%s: %d parameters", "FinalMLP" if model.gates is not None else "DualMLP",
+                    sum(p.numel() for p in model.parameters()))
+        return model
+
+    return fit_ensemble(build_model, to_tensors(train, specs), to_tensors(valid, specs), config)
 
 
-def score_model(model: FinalMLP, model_input: pd.DataFrame, specs: list[FeatureSpec],
+def score_model(model: FinalMLP | SeedEnsemble, model_input: pd.DataFrame, specs: list[FeatureSpec],
                 training_params: dict[str, Any]) -> pd.DataFrame:
     """Scores of every row: ``score`` = ``probability`` of label 1."""
     start = time.perf_counter()
@@ -53,7 +57,7 @@ def score_model(model: FinalMLP, model_input: pd.DataFrame, specs: list[FeatureS
     return scores
 
 
-def explain_model(model: FinalMLP, model_input: pd.DataFrame,
+def explain_model(model: FinalMLP | SeedEnsemble, model_input: pd.DataFrame,
                   specs: list[FeatureSpec]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-stream contribution (the article's Figure 8) and mean gate value per field and stream."""
     tensors = to_tensors(model_input, specs)
