@@ -129,5 +129,16 @@ def test_fit_and_score_catboost_dispatch_to_the_right_model(ranker_fits, classif
 
 def test_score_catboost_rejects_specs_the_model_was_not_trained_on(classifier_fits):
     model = classifier_fits[0][0][0]
-    with pytest.raises(ValueError, match="differ from the specs"):
+    with pytest.raises(ValueError, match="not in the specs"):
         score_catboost(model, TEST, SPECS[:-1])
+
+
+@pytest.mark.parametrize("ranker", [True, False])
+def test_excluded_fields_are_not_read(ranker):
+    excluded = SPECS[-1].name
+    model, summary = fit_catboost(TRAIN, VALID, SPECS,
+                                  catboost_params(iterations=5, exclude_fields=[excluded]), ranker=ranker)
+    categorical, numeric = feature_columns(SPECS)
+    assert summary["features"] == [name for name in categorical + numeric if name != excluded]
+    scores = score_catboost(model, TEST, SPECS)
+    assert np.array_equal(scores, score_catboost(model, TEST.assign(**{excluded: 0}), SPECS))

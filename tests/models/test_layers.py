@@ -10,8 +10,6 @@ from book_recs.models.layers import (
     FeatureGating,
     LogitCalibration,
     MLPStream,
-    field_order,
-    select_fields,
 )
 
 
@@ -51,13 +49,6 @@ def test_gate_with_empty_context_reads_a_learned_vector_and_ignores_the_input():
     _, second = gate(torch.randn(5, 2, 3))
     assert torch.equal(first, second)
     assert gate.context_bias is not None
-
-
-def test_select_fields_matches_globs_and_rejects_unknown_names(specs):
-    assert select_fields(specs, ["Book-Title_*"]) == [1, 2]
-    assert [field_order(specs)[i].name for i in select_fields(specs, ["state"])] == ["state"]
-    with pytest.raises(ValueError, match="match no field"):
-        select_fields(specs, ["genre"])
 
 
 def test_mlp_stream_output_width():

@@ -1,12 +1,13 @@
 """CatBoost baselines on the model-input tables: a YetiRank ranker and a Logloss classifier.
 
-Both read the columns named by the feature specs: categorical ids go in as CatBoost
-categorical features, numeric columns as numeric ones. Both stop early on the valid split and
+Both read the columns named by the feature specs (less any ``exclude_fields`` glob patterns in
+their parameters): categorical ids go in as CatBoost categorical features, numeric columns as
+numeric ones. Both stop early on the valid split and
 keep the best iteration. Nothing is written to disk (``allow_writing_files=False``), and
 CatBoost's progress lines go through ``logging``.
 
 Example:
-    >>> from book_recs.models.feature_spec import FeatureSpec
+    >>> from book_recs.models.feature_spec import FeatureSpec, drop_fields
     >>> feature_columns([FeatureSpec("Age", "numeric"), FeatureSpec("country", "categorical", 5)])
     (['country'], ['Age'])
 """
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier, CatBoostRanker, Pool
 
-from book_recs.models.feature_spec import FeatureSpec
+from book_recs.models.feature_spec import FeatureSpec, drop_fields
 
 logger = logging.getLogger(__name__)
 
@@ -140,13 +141,15 @@ def fit_catboost_ranker(
         specs: Which columns are categorical ids and which numeric.
         params: ``iterations``, ``learning_rate``, ``depth``, ``l2_leaf_reg``, ``thread_count``,
             ``random_seed``, ``early_stopping_rounds``, ``log_every`` and ``eval_metric``
-            (a CatBoost ranking metric, e.g. ``NDCG:top=10;type=Base``).
+            (a CatBoost ranking metric, e.g. ``NDCG:top=10;type=Base``); optional
+            ``exclude_fields`` (glob patterns of fields not to read).
 
     Returns:
         The fitted model (best iteration kept) and a training summary.
     """
     model = CatBoostRanker(loss_function="YetiRank", eval_metric=params["eval_metric"],
                            **_common_options(params))
+    specs = drop_fields(specs, params.get("exclude_fields", []))
     train_pool = _pool(sort_by_group(train), specs, RATING_COLUMN, GROUP_COLUMN)
     valid_pool = _pool(sort_by_group(valid), specs, RATING_COLUMN, GROUP_COLUMN)
     return model, _fit(model, train_pool, valid_pool, params, "catboost_ranker")
@@ -162,13 +165,15 @@ def fit_catboost_classifier(
         valid: Valid model-input rows, the early-stopping set.
         specs: Which columns are categorical ids and which numeric.
         params: ``iterations``, ``learning_rate``, ``depth``, ``l2_leaf_reg``, ``thread_count``,
-            ``random_seed``, ``early_stopping_rounds`` and ``log_every``.
+            ``random_seed``, ``early_stopping_rounds`` and ``log_every``; optional
+            ``exclude_fields`` (glob patterns of fields not to read).
 
     Returns:
         The fitted model (best iteration kept) and a training summary.
     """
     model = CatBoostClassifier(loss_function="Logloss", eval_metric="AUC",
                                custom_metric=["Logloss"], **_common_options(params))
+    specs = drop_fields(specs, params.get("exclude_fields", []))
     train_pool = _pool(train, specs, LABEL_COLUMN)
     valid_pool = _pool(valid, specs, LABEL_COLUMN)
     return model, _fit(model, train_pool, valid_pool, params, "catboost_classifier")
@@ -202,8 +207,9 @@ def score_catboost(model: CatBoostRanker | CatBoostClassifier, rows: pd.DataFram
             model against a new feature schema).
     """
     categorical, numeric = feature_columns(specs)
-    if categorical + numeric != list(model.feature_names_):
-        raise ValueError(f"model features {model.feature_names_} differ from the specs' "
+    unknown = sorted(set(model.feature_names_) - set(categorical + numeric))
+    if unknown:
+        raise ValueError(f"model features {unknown} are not in the specs' "
                          f"{categorical + numeric}")
     if isinstance(model, CatBoostRanker):
         return predict_relevance(model, rows)

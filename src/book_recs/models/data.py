@@ -9,8 +9,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from book_recs.models.feature_spec import PADDING_ID, FeatureSpec
-from book_recs.models.layers import field_order
+from book_recs.models.feature_spec import PADDING_ID, FeatureSpec, field_order
 
 USER_COLUMN, RATING_COLUMN, LABEL_COLUMN = "User-ID", "Book-Rating", "label"
 

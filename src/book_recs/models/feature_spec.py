@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -57,3 +59,35 @@ class FeatureSpec:
             )
         if self.context not in ("user", "item"):
             raise ValueError(f"FeatureSpec {self.name!r}: context must be 'user' or 'item'")
+
+
+def field_order(specs: Sequence[FeatureSpec]) -> list[FeatureSpec]:
+    """The order of fields in every (B, F, D) tensor: numeric, then categorical, then sequence."""
+    return [s for kind in ("numeric", "categorical", "sequence") for s in specs if s.kind == kind]
+
+
+def select_fields(specs: Sequence[FeatureSpec], patterns: Sequence[str]) -> list[int]:
+    """Indices (in ``field_order``) of the fields whose names match any glob pattern; a pattern
+    that matches nothing is an error (a typo would otherwise silently select nothing).
+
+    >>> specs = [FeatureSpec("Age", "numeric", context="user"), FeatureSpec("Book-Title_0", "numeric")]
+    >>> select_fields(specs, ["Book-Title_*"])
+    [1]
+    """
+    names = [s.name for s in field_order(specs)]
+    unknown = [p for p in patterns if not fnmatch.filter(names, p)]
+    if unknown:
+        raise ValueError(f"field patterns {unknown} match no field; fields are {names}")
+    return [i for i, name in enumerate(names) if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
+
+
+def drop_fields(specs: Sequence[FeatureSpec], patterns: Sequence[str]) -> list[FeatureSpec]:
+    """``specs`` in ``field_order`` without the fields whose names match a glob pattern (an
+    ``exclude_fields`` option: the model-input table keeps them, the model does not read them).
+
+    >>> [s.name for s in drop_fields([FeatureSpec("Age", "numeric"), FeatureSpec("Book-Title_0", "numeric")],
+    ...                              ["Book-Title_*"])]
+    ['Age']
+    """
+    dropped = set(select_fields(specs, patterns))
+    return [s for i, s in enumerate(field_order(specs)) if i not in dropped]

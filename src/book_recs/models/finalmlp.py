@@ -11,15 +11,13 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from book_recs.models.feature_spec import FeatureSpec
+from book_recs.models.feature_spec import FeatureSpec, drop_fields, field_order, select_fields
 from book_recs.models.layers import (
     BilinearFusion,
     FeatureEmbedding,
     FeatureGating,
     LogitCalibration,
     MLPStream,
-    field_order,
-    select_fields,
 )
 
 
@@ -85,8 +83,7 @@ class FinalMLP(nn.Module):
             "num_heads": num_heads, "fusion": fusion, "exclude_fields": list(exclude_fields),
         }
         ordered = field_order(self.specs)
-        excluded = set(select_fields(self.specs, exclude_fields))
-        used = [s for i, s in enumerate(ordered) if i not in excluded]
+        used = drop_fields(self.specs, exclude_fields)
         if not used:
             raise ValueError(f"exclude_fields {list(exclude_fields)} leaves no field to read")
         # Columns of the numeric and categorical input tensors that the model reads.

@@ -6,7 +6,6 @@ code (``model_zoo/FinalMLP/src/FinalMLP.py``); the structure follows torchrec (o
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Sequence
 
@@ -15,29 +14,9 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from torch import Tensor, nn
 
-from book_recs.models.feature_spec import PADDING_ID, FeatureSpec
+from book_recs.models.feature_spec import PADDING_ID, FeatureSpec, field_order
 
 logger = logging.getLogger(__name__)
-
-
-def field_order(specs: Sequence[FeatureSpec]) -> list[FeatureSpec]:
-    """The order of fields in every (B, F, D) tensor: numeric, then categorical, then sequence."""
-    return [s for kind in ("numeric", "categorical", "sequence") for s in specs if s.kind == kind]
-
-
-def select_fields(specs: Sequence[FeatureSpec], patterns: Sequence[str]) -> list[int]:
-    """Indices (in ``field_order``) of the fields whose names match any glob pattern; a pattern
-    that matches nothing is an error (a typo would otherwise silently select nothing).
-
-    >>> specs = [FeatureSpec("Age", "numeric", context="user"), FeatureSpec("Book-Title_0", "numeric")]
-    >>> select_fields(specs, ["Book-Title_*"])
-    [1]
-    """
-    names = [s.name for s in field_order(specs)]
-    unknown = [p for p in patterns if not fnmatch.filter(names, p)]
-    if unknown:
-        raise ValueError(f"field patterns {unknown} match no field; fields are {names}")
-    return [i for i, name in enumerate(names) if any(fnmatch.fnmatchcase(name, p) for p in patterns)]
 
 
 class FeatureEmbedding(nn.Module):
