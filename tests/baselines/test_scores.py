@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from book_recs.baselines import SCORE_KEYS, random_scores, scores_frame
+from book_recs.baselines import random_scores, scores_frame
+from book_recs.columns import KEY_COLUMNS
 from tests.baselines.frames import make_model_input
 
 
@@ -13,10 +14,10 @@ def test_scores_frame_keeps_keys_row_order_and_adds_score_columns():
 
     scores = scores_frame(rows, score, probability=score / 100)
 
-    assert list(scores.columns) == [*SCORE_KEYS, "score", "probability"]
+    assert list(scores.columns) == [*KEY_COLUMNS, "score", "probability"]
     assert list(scores.index) == list(range(len(rows)))
-    expected_keys = rows[list(SCORE_KEYS)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(scores[list(SCORE_KEYS)], expected_keys)
+    expected_keys = rows[list(KEY_COLUMNS)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(scores[list(KEY_COLUMNS)], expected_keys)
     assert scores["score"].tolist() == score.tolist()
 
 

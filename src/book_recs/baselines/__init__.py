@@ -14,10 +14,9 @@ from .catboost_models import (
     sort_by_group,
 )
 from .popularity import PopularityRates, fit_popularity, predict_popularity
-from .scores import SCORE_KEYS, random_scores, scores_frame
+from .scores import random_scores, scores_frame
 
 __all__ = [
-    "SCORE_KEYS",
     "PopularityRates",
     "feature_columns",
     "fit_catboost",

@@ -7,7 +7,8 @@ keep the best iteration. Nothing is written to disk (``allow_writing_files=False
 CatBoost's progress lines go through ``logging``.
 
 Example:
-    >>> from book_recs.models.feature_spec import FeatureSpec, drop_fields
+    >>> from book_recs.columns import LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
+from book_recs.models.feature_spec import FeatureSpec, drop_fields
     >>> feature_columns([FeatureSpec("Age", "numeric"), FeatureSpec("country", "categorical", 5)])
     (['country'], ['Age'])
 """
@@ -23,13 +24,12 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier, CatBoostRanker, Pool
 
+from book_recs.columns import LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
 from book_recs.models.feature_spec import FeatureSpec, drop_fields
 
 logger = logging.getLogger(__name__)
 
-GROUP_COLUMN = "User-ID"
-RATING_COLUMN = "Book-Rating"
-LABEL_COLUMN = "label"
+GROUP_COLUMN = USER_COLUMN  # one ranking query per user
 
 
 class _LogStream:

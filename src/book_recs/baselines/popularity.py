@@ -25,10 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from book_recs.columns import BOOK_COLUMN, LABEL_COLUMN
 from book_recs.models.feature_spec import OOV_ID
 
-BOOK_COLUMN = "ISBN"
-LABEL_COLUMN = "label"
 # Keeps probabilities inside (0, 1) even when train has a single class.
 PROBABILITY_EPSILON = 1e-6
 

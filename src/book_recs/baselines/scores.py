@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-SCORE_KEYS = ("User-ID", "ISBN", "Book-Rating", "label")
-"""Columns copied from the scored rows into every scores table, in this order."""
+from book_recs.columns import KEY_COLUMNS
 
 
 def scores_frame(
@@ -23,7 +22,7 @@ def scores_frame(
     """
     if len(score) != len(rows):
         raise ValueError(f"{len(score)} scores for {len(rows)} rows")
-    scores = rows.loc[:, list(SCORE_KEYS)].reset_index(drop=True)
+    scores = rows.loc[:, list(KEY_COLUMNS)].reset_index(drop=True)
     scores["score"] = np.asarray(score, dtype="float64")
     if probability is not None:
         if len(probability) != len(rows):

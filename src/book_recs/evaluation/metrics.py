@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-USER, RATING, LABEL, SCORE, PROBABILITY = "User-ID", "Book-Rating", "label", "score", "probability"
+from book_recs.columns import LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
+
+SCORE, PROBABILITY = "score", "probability"
 LOGLOSS_EPS = 1e-15
 MIN_BOOKS_FOR_NDCG = 2
 
@@ -47,13 +49,13 @@ class RankedScores:
     """
 
     def __init__(self, scores: pd.DataFrame) -> None:
-        user_ids = scores[USER].to_numpy()
+        user_ids = scores[USER_COLUMN].to_numpy()
         score = scores[SCORE].to_numpy(dtype=float)
         self.order = np.lexsort((-score, user_ids))
         self.users, self.user_code = np.unique(user_ids[self.order], return_inverse=True)
         self.score = score[self.order]
-        self.rating = scores[RATING].to_numpy(dtype=float)[self.order]
-        self.label = scores[LABEL].to_numpy(dtype=float)[self.order]
+        self.rating = scores[RATING_COLUMN].to_numpy(dtype=float)[self.order]
+        self.label = scores[LABEL_COLUMN].to_numpy(dtype=float)[self.order]
         self.n_users = len(self.users)
         self.n_rows = np.bincount(self.user_code, minlength=self.n_users)
         first_row = np.concatenate([[0], np.cumsum(self.n_rows)[:-1]])
@@ -137,7 +139,7 @@ def per_user_metrics(scores: pd.DataFrame, ks: list[int]) -> pd.DataFrame:
     if PROBABILITY in scores:
         probability = scores[PROBABILITY].to_numpy(dtype=float)[ranked.order]
         columns["logloss_sum"] = per_user_logloss_sum(ranked, probability)
-    return pd.DataFrame(columns, index=pd.Index(ranked.users, name=USER))
+    return pd.DataFrame(columns, index=pd.Index(ranked.users, name=USER_COLUMN))
 
 
 def weighted_auc(score: np.ndarray, label: np.ndarray, weights: np.ndarray) -> np.ndarray:

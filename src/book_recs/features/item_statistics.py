@@ -28,9 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-USER_COLUMN = "User-ID"
-RATING_COLUMN = "Book-Rating"
-LABEL_COLUMN = "label"
+from book_recs.columns import LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
+
 STATISTICS = ("log_count", "like_rate", "mean_rating", "mean_deviation")
 
 

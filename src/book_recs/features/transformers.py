@@ -25,13 +25,13 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MinMaxScaler, OrdinalEncoder
 
+from book_recs.columns import KEY_COLUMNS
 from book_recs.features.item_statistics import ItemStatistics, statistic_columns
 from book_recs.features.title_embeddings import DEFAULT_ENCODER, encoder_key, title_matrix
 from book_recs.models.feature_spec import FeatureSpec
 
 logger = logging.getLogger(__name__)
 
-ID_COLUMNS = ("User-ID", "ISBN", "Book-Rating", "label")
 TITLE_FIELD = "Book-Title"
 MISSING_CATEGORY = "unknown"
 # A field both numeric and categorical (e.g. the year) gets this suffix on its numeric column.
@@ -166,7 +166,7 @@ class FeatureTransformers:
                   out_of_fold: bool = False) -> pd.DataFrame:
         """Model input for ``ratings``; see ``build_model_input``. ``out_of_fold=True`` only for
         the train rows the transformers were fitted on (item statistics from the other folds)."""
-        ids = ratings[[c for c in ID_COLUMNS if c in ratings.columns]].reset_index(drop=True)
+        ids = ratings[[c for c in KEY_COLUMNS if c in ratings.columns]].reset_index(drop=True)
         scaled = self.numeric_scaler.transform(
             self._raw_numeric(ratings, title_cache, out_of_fold))
         numeric = pd.DataFrame(scaled.astype(np.float32), columns=self.numeric_columns)

@@ -9,9 +9,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from book_recs.columns import LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
 from book_recs.models.feature_spec import PADDING_ID, FeatureSpec, field_order
-
-USER_COLUMN, RATING_COLUMN, LABEL_COLUMN = "User-ID", "Book-Rating", "label"
 
 
 def to_tensors(frame: pd.DataFrame, specs: Sequence[FeatureSpec]) -> dict[str, Tensor]:

@@ -19,7 +19,8 @@ from sklearn.metrics import log_loss, roc_auc_score
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from book_recs.evaluation.metrics import LABEL, RATING, SCORE, USER, RankedScores, per_user_auc
+from book_recs.columns import LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
+from book_recs.evaluation.metrics import SCORE, RankedScores, per_user_auc
 from book_recs.models.data import batches, num_rows
 from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.finalmlp import FinalMLP
@@ -93,7 +94,7 @@ def group_auc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> floa
     """gAUC: the mean per-user AUC over users with both classes (NaN when there are none)."""
     # A score table as the evaluation expects it; per-user AUC never reads the rating column.
     per_user = per_user_auc(RankedScores(pd.DataFrame(
-        {USER: users, RATING: labels, LABEL: labels, SCORE: scores})))
+        {USER_COLUMN: users, RATING_COLUMN: labels, LABEL_COLUMN: labels, SCORE: scores})))
     return float(np.nanmean(per_user)) if np.isfinite(per_user).any() else float("nan")
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from book_recs.baselines import SCORE_KEYS, fit_catboost_classifier, fit_catboost_ranker
+from book_recs.baselines import fit_catboost_classifier, fit_catboost_ranker
+from book_recs.columns import KEY_COLUMNS
 from book_recs.pipelines.baselines.nodes import (
     fit_popularity_rates,
     score_randomly,
@@ -49,9 +50,9 @@ SCORERS = {  # name -> (scorer, outputs a probability)
 def test_scores_follow_the_contract(name):
     scorer, has_probability = SCORERS[name]
     scores = scorer(TEST)
-    expected = [*SCORE_KEYS, "score", *(["probability"] if has_probability else [])]
+    expected = [*KEY_COLUMNS, "score", *(["probability"] if has_probability else [])]
     assert list(scores.columns) == expected
-    pd.testing.assert_frame_equal(scores[list(SCORE_KEYS)], TEST[list(SCORE_KEYS)])
+    pd.testing.assert_frame_equal(scores[list(KEY_COLUMNS)], TEST[list(KEY_COLUMNS)])
     assert scores["score"].dtype == "float64" and scores["score"].notna().all()
     if has_probability:
         assert ((scores["probability"] > 0) & (scores["probability"] < 1)).all()

@@ -6,7 +6,7 @@ import yaml
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
-from book_recs.baselines import SCORE_KEYS
+from book_recs.columns import KEY_COLUMNS
 from book_recs.pipelines.baselines import create_pipeline
 from tests.baselines.frames import SPECS, catboost_params, make_model_input
 
@@ -65,8 +65,8 @@ def test_pipeline_end_to_end_writes_contract_scores(run_outputs, namespace, spli
     rows = run_outputs.load(f"model_input_{split}")
     scores = run_outputs.load(f"{namespace}.scores_{split}")
     optional = ["probability"] if namespace in PROBABILITY_MODELS else []
-    assert list(scores.columns) == [*SCORE_KEYS, "score", *optional]
-    pd.testing.assert_frame_equal(scores[list(SCORE_KEYS)], rows[list(SCORE_KEYS)])
+    assert list(scores.columns) == [*KEY_COLUMNS, "score", *optional]
+    pd.testing.assert_frame_equal(scores[list(KEY_COLUMNS)], rows[list(KEY_COLUMNS)])
 
 
 @pytest.mark.parametrize("namespace", ["catboost_ranker", "catboost_classifier"])

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from book_recs.columns import KEY_COLUMNS
 from book_recs.models.data import to_tensors
 from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.feature_spec import FeatureSpec
@@ -21,8 +22,6 @@ from book_recs.models.trainer import (
 )
 
 logger = logging.getLogger(__name__)
-
-SCORE_KEYS = ["User-ID", "ISBN", "Book-Rating", "label"]
 
 
 def train_model(
@@ -51,7 +50,7 @@ def score_model(model: FinalMLP | SeedEnsemble, model_input: pd.DataFrame, specs
     seconds = time.perf_counter() - start
     logger.info("scored %d rows in %.2f s (%.0f rows/s)", len(model_input), seconds,
                 len(model_input) / max(seconds, 1e-9))
-    scores = model_input[SCORE_KEYS].copy()
+    scores = model_input[list(KEY_COLUMNS)].copy()
     scores["score"] = probability
     scores["probability"] = probability
     return scores
