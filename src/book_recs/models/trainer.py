@@ -217,7 +217,7 @@ def fit_ensemble(
     return model, pd.concat(histories, ignore_index=True)
 
 
-def members(model: FinalMLP | SeedEnsemble) -> list[FinalMLP]:
+def ensemble_members(model: FinalMLP | SeedEnsemble) -> list[FinalMLP]:
     """The FinalMLPs inside ``model``: its members, or the model itself."""
     return list(model.members) if isinstance(model, SeedEnsemble) else [model]
 
@@ -244,12 +244,12 @@ def stream_contributions(model: FinalMLP | SeedEnsemble, tensors: dict[str, Tens
     between calls."""
     model.eval()
     totals = torch.zeros(2, dtype=torch.float64)
-    for member in members(model):
+    for member in ensemble_members(model):
         for batch in batches(tensors, batch_size):
             o1, o2, _, _ = member.streams(batch)
             term1, term2 = member.fusion.linear_terms(o1, o2)
             totals += torch.stack([term1.abs().sum(), term2.abs().sum()]).double()
-    totals /= len(members(model))
+    totals /= len(ensemble_members(model))
     share = totals / totals.sum() if totals.sum() > 0 else totals
     return pd.DataFrame({"stream": ["user", "item"], "contribution": totals.numpy(),
                          "share": share.numpy()})
@@ -261,12 +261,12 @@ def gate_means(model: FinalMLP | SeedEnsemble, tensors: dict[str, Tensor],
     """Mean gate value per field and stream (1 = neutral; > 1 selected; < 1 damped; for an
     ensemble, also over its members). Empty when the model has no gates."""
     model.eval()
-    first = members(model)[0]
+    first = ensemble_members(model)[0]
     if first.gates is None:
         return pd.DataFrame({"stream": [], "field": [], "mean_gate": []})
     dim = first.embedding.embedding_dim
     sums, n = torch.zeros(2, len(first.field_names), dtype=torch.float64), 0
-    for member in members(model):
+    for member in ensemble_members(model):
         for batch in batches(tensors, batch_size):
             _, _, gate1, gate2 = member.streams(batch)
             for stream, gate in enumerate((gate1, gate2)):
