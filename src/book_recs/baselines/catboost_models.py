@@ -2,13 +2,12 @@
 
 Both read the columns named by the feature specs (less any ``exclude_fields`` glob patterns in
 their parameters): categorical ids go in as CatBoost categorical features, numeric columns as
-numeric ones. Both stop early on the valid split and
-keep the best iteration. Nothing is written to disk (``allow_writing_files=False``), and
-CatBoost's progress lines go through ``logging``.
+numeric ones. Both stop early on the valid split and keep the best iteration. Nothing is
+written to disk (``allow_writing_files=False``), and CatBoost's progress lines go through
+``logging``.
 
 Example:
-    >>> from book_recs.columns import LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
-from book_recs.models.feature_spec import FeatureSpec, drop_fields
+    >>> from book_recs.models.feature_spec import FeatureSpec
     >>> feature_columns([FeatureSpec("Age", "numeric"), FeatureSpec("country", "categorical", 5)])
     (['country'], ['Age'])
 """
