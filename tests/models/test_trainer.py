@@ -83,7 +83,6 @@ def test_a_pickled_model_predicts_the_same_in_a_fresh_process(specs, frame, tmp_
     script = f"""
 import pickle, numpy as np, pandas as pd
 from book_recs.models.data import to_tensors
-from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.trainer import predict
 model = pickle.load(open({str(tmp_path / 'model.pkl')!r}, 'rb'))
 specs = pickle.load(open({str(tmp_path / 'specs.pkl')!r}, 'rb'))
