@@ -244,12 +244,13 @@ def stream_contributions(model: FinalMLP | SeedEnsemble, tensors: dict[str, Tens
     between calls."""
     model.eval()
     totals = torch.zeros(2, dtype=torch.float64)
-    for member in ensemble_members(model):
+    members = ensemble_members(model)
+    for member in members:
         for batch in batches(tensors, batch_size):
             o1, o2, _, _ = member.streams(batch)
             term1, term2 = member.fusion.linear_terms(o1, o2)
             totals += torch.stack([term1.abs().sum(), term2.abs().sum()]).double()
-    totals /= len(ensemble_members(model))
+    totals /= len(members)
     share = totals / totals.sum() if totals.sum() > 0 else totals
     return pd.DataFrame({"stream": ["user", "item"], "contribution": totals.numpy(),
                          "share": share.numpy()})

@@ -15,6 +15,7 @@ from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.finalmlp import FinalMLP
 from book_recs.models.trainer import (
     TrainingConfig,
+    ensemble_members,
     fit_ensemble,
     gate_means,
     predict,
@@ -31,14 +32,12 @@ def train_model(
     """Build FinalMLP from ``model_params`` (seeded) and train it, or a seed ensemble of
     ``training_params["ensemble_size"]`` of them; return it and the training history."""
     config = TrainingConfig.from_params(training_params)
-
-    def build_model() -> FinalMLP:
-        model = FinalMLP(specs, **model_params)
-        logger.info("%s: %d parameters", "FinalMLP" if model.gates is not None else "DualMLP",
-                    sum(p.numel() for p in model.parameters()))
-        return model
-
-    return fit_ensemble(build_model, to_tensors(train, specs), to_tensors(valid, specs), config)
+    model, history = fit_ensemble(lambda: FinalMLP(specs, **model_params), to_tensors(train, specs),
+                                  to_tensors(valid, specs), config)
+    logger.info("%s: %d parameters (%d models)",
+                "FinalMLP" if ensemble_members(model)[0].gates is not None else "DualMLP",
+                sum(p.numel() for p in model.parameters()), config.ensemble_size)
+    return model, history
 
 
 def score_model(model: FinalMLP | SeedEnsemble, model_input: pd.DataFrame, specs: list[FeatureSpec],
