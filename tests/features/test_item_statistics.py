@@ -59,17 +59,40 @@ def test_out_of_fold_rows_never_see_their_own_label():
     assert (after.loc[other_a_rows, "ISBN_like_rate"] < before.loc[other_a_rows, "ISBN_like_rate"]).all()
 
 
-def test_out_of_fold_statistics_equal_a_fit_on_the_other_folds():
-    stats = ItemStatistics.fit(TRAIN, keys=["ISBN"], folds=2, seed=3)
+# Implicit interactions (rating 0) of train users 1, 4, 5 and of user 99, who is not in TRAIN.
+IMPLICIT = pd.DataFrame({"User-ID": [1, 1, 4, 5, 5, 99, 99],
+                         "ISBN": ["b", "d", "a", "b", "d", "a", "c"]})
+
+
+def test_implicit_statistics_count_train_users_only():
+    stats = ItemStatistics.fit(TRAIN, keys=["ISBN"], prior_strength=2.0, implicit=IMPLICIT)
+    features = stats.transform(pd.DataFrame({"ISBN": ["a", "b", "c", "d", "unseen"]}))
+    # 5 implicit interactions of train users beside 6 rated rows; user 99's two are ignored.
+    share = 5 / 11
+    np.testing.assert_allclose(features["ISBN_log_implicit_count"], np.log1p([1, 2, 0, 2, 0]))
+    np.testing.assert_allclose(features["ISBN_implicit_share"],
+                               [(1 + 2 * share) / (1 + 3 + 2), (2 + 2 * share) / (2 + 1 + 2),
+                                (0 + 2 * share) / (0 + 2 + 2), (2 + 2 * share) / (2 + 0 + 2), share])
+    # "d" was never rated: it has an implicit count and the rated-side priors.
+    assert features.loc[3, "ISBN_like_rate"] == features.loc[4, "ISBN_like_rate"]
+
+
+@pytest.mark.parametrize("implicit", [None, IMPLICIT], ids=["rated only", "with implicit"])
+def test_out_of_fold_statistics_equal_a_fit_on_the_other_folds(implicit):
+    stats = ItemStatistics.fit(TRAIN, keys=["ISBN"], folds=2, seed=3, implicit=implicit)
     fold = stats.user_folds(TRAIN["User-ID"])
     out_of_fold = stats.transform_out_of_fold(TRAIN)
     for held_out in (0, 1):
         rows = TRAIN[fold == held_out]
-        others = ItemStatistics.fit(TRAIN[fold != held_out], keys=["ISBN"], folds=2)
+        others = ItemStatistics.fit(TRAIN[fold != held_out], keys=["ISBN"], folds=2,
+                                    implicit=implicit)
         expected = others.transform(rows).set_index(rows.index)
         # Counts are rescaled by folds / (folds - 1) = 2 to the full-train scale.
-        expected["ISBN_log_count"] = np.log1p(2 * np.expm1(expected["ISBN_log_count"]))
+        for count in ("ISBN_log_count", "ISBN_log_implicit_count"):
+            expected[count] = np.log1p(2 * np.expm1(expected[count]))
         pd.testing.assert_frame_equal(out_of_fold.loc[rows.index], expected)
+    if implicit is not None:
+        assert out_of_fold["ISBN_log_implicit_count"].gt(0).any()
 
 
 def test_each_user_has_one_fold_and_the_draw_is_seeded():
@@ -86,6 +109,7 @@ def test_each_user_has_one_fold_and_the_draw_is_seeded():
     ({"folds": 1}, "folds"),
     ({"keys": ["Publisher"]}, "Publisher"),
     ({"folds": 7}, "at least 7 train users"),
+    ({"implicit": IMPLICIT.drop(columns="User-ID")}, "implicit interactions need"),
 ])
 def test_bad_settings_are_refused_with_a_clear_error(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -125,9 +125,10 @@ class FeatureTransformers:
                                                            self.category_encoder.categories_))}
 
     @classmethod
-    def fit(cls, train: pd.DataFrame, title_cache: pd.DataFrame,
-            config: FieldConfig) -> FeatureTransformers:
-        """Fit on the train split only: PCA on its unique titles, the rest on its rows."""
+    def fit(cls, train: pd.DataFrame, title_cache: pd.DataFrame, config: FieldConfig,
+            implicit: pd.DataFrame | None = None) -> FeatureTransformers:
+        """Fit on the train split only: PCA on its unique titles, the rest on its rows and on the
+        train users' ``implicit`` interactions (item statistics; ``None``: none)."""
         titles = pd.Series(train[TITLE_FIELD].dropna().unique())
         title_pca = PCA(n_components=config.pca_variance_share, svd_solver="full",
                         random_state=config.seed)
@@ -142,7 +143,7 @@ class FeatureTransformers:
         if config.item_statistic_keys:
             item_statistics = ItemStatistics.fit(
                 train, config.item_statistic_keys, config.statistics_prior_strength,
-                config.statistics_folds, config.seed)
+                config.statistics_folds, config.seed, implicit)
             numeric_columns += statistic_columns(config.item_statistic_keys)
         transformers = cls(
             config=config,

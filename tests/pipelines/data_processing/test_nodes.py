@@ -10,6 +10,7 @@ from book_recs.pipelines.data_processing.nodes import (
     CLEANED_COLUMNS,
     RawDataError,
     clean_ratings,
+    extract_implicit_interactions,
     split_location,
     validate_raw_table,
 )
@@ -196,3 +197,19 @@ def test_clean_ratings_stops_on_a_bad_table(users, ratings, books):
         clean_ratings(users.drop(columns="Age"), ratings, books, PARAMS)
     with pytest.raises(RawDataError, match="Ratings.csv: table is empty"):
         clean_ratings(users, ratings.iloc[:0], books, PARAMS)
+
+
+def test_implicit_interactions_are_the_rating_0_rows_of_titled_books(ratings, books):
+    more = pd.concat([ratings, pd.DataFrame({"User-ID": [2, 4, 4], "ISBN": ["B", "F", "X"],
+                                             "Book-Rating": [0, 0, 0]})], ignore_index=True)
+    implicit = extract_implicit_interactions(more, books)
+    # F has no title and X is not in Books: dropped; B's missing author and publisher: "unknown".
+    assert implicit.to_dict("list") == {"User-ID": [1, 2], "ISBN": ["C", "B"],
+                                        "Book-Author": ["Cid", "unknown"],
+                                        "Publisher": ["Pub", "unknown"]}
+    assert implicit["User-ID"].dtype == "int64"
+
+
+def test_implicit_interactions_stop_on_a_bad_table(ratings, books):
+    with pytest.raises(RawDataError, match="Books.csv: missing column 'Book-Title'"):
+        extract_implicit_interactions(ratings, books.drop(columns="Book-Title"))

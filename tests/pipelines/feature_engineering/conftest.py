@@ -83,6 +83,14 @@ def splits() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture
+def implicit() -> pd.DataFrame:
+    """Implicit interactions: train user 1 holds the valid book v1 unrated; user 7, in no train
+    split here, holds b0."""
+    return pd.DataFrame({"User-ID": [1, 7], "ISBN": ["v1", "b0"],
+                         "Book-Author": ["Valid-only author", "Herbert"], "Publisher": ["Ace", "Ace"]})
+
+
+@pytest.fixture
 def encoder(monkeypatch) -> CountingEncoder:
     """The fake encoder, returned by the nodes' encoder loader whatever the name."""
     fake = CountingEncoder()

@@ -33,8 +33,8 @@ def cache(splits, params, encoder):
 
 
 @pytest.fixture
-def transformers(splits, cache, params):
-    return fit_feature_transformers(splits["train"], cache, params)
+def transformers(splits, implicit, cache, params):
+    return fit_feature_transformers(splits["train"], implicit, cache, params)
 
 
 # ---------------------------------------------------------------- title-embedding cache
@@ -128,9 +128,9 @@ def test_missing_values_are_imputed_or_unknown(splits, cache, transformers):
     assert test.loc[0, "Book-Author"] > 0
 
 
-def test_missing_category_seen_in_train_gets_its_own_id(splits, params, cache):
+def test_missing_category_seen_in_train_gets_its_own_id(splits, implicit, params, cache):
     train = splits["train"].assign(state=["a", pd.NA, "b", pd.NA, "a", "b"])
-    transformers = fit_feature_transformers(train, cache, params)
+    transformers = fit_feature_transformers(train, implicit, cache, params)
     test = build_model_input(splits["test"], cache, transformers)
     assert test.loc[0, "state"] == build_model_input(train, cache, transformers).loc[1, "state"]
     assert test.loc[0, "state"] > 0
@@ -155,8 +155,8 @@ def test_new_profile_with_unseen_everything_never_fails(splits, cache, transform
     assert model_input.loc[1, "Age"] == 1.0
 
 
-def test_min_category_count_sends_rare_train_values_to_oov(splits, params, cache):
-    transformers = fit_feature_transformers(splits["train"], cache,
+def test_min_category_count_sends_rare_train_values_to_oov(splits, implicit, params, cache):
+    transformers = fit_feature_transformers(splits["train"], implicit, cache,
                                             {**params, "min_category_count": 3})
     train = build_model_input(splits["train"], cache, transformers)
     is_le_guin = splits["train"]["Book-Author"] == "Le Guin"  # 2 of 6 rows; Herbert has 4
@@ -187,9 +187,9 @@ def test_unknown_user_field_is_rejected(transformers):
         transformers.feature_specs(["Agee"])
 
 
-def test_year_can_be_numeric_as_well_as_categorical(splits, params, cache):
+def test_year_can_be_numeric_as_well_as_categorical(splits, implicit, params, cache):
     params = {**params, "numeric_fields": ["Age", "Year-Of-Publication"]}
-    transformers = fit_feature_transformers(splits["train"], cache, params)
+    transformers = fit_feature_transformers(splits["train"], implicit, cache, params)
     specs = {s.name: s for s in build_feature_specs(transformers, params)}
     assert specs["Year-Of-Publication_numeric"].kind == "numeric"
     assert specs["Year-Of-Publication"].kind == "categorical"
@@ -204,13 +204,14 @@ def test_pickled_transformers_transform_identically(splits, cache, transformers)
 
 
 # ---------------------------------------------------------------- item statistics
-def test_item_statistics_are_out_of_fold_on_train_and_label_free_elsewhere(splits, cache, params):
+def test_item_statistics_are_out_of_fold_on_train_and_label_free_elsewhere(
+        splits, implicit, cache, params):
     params = {**params, "item_statistic_keys": ["ISBN", "Book-Author"], "statistics_folds": 2}
     train_rows = splits["train"].assign(**{"User-ID": range(1, 7)})  # 6 users for 2 folds
-    transformers = fit_feature_transformers(train_rows, cache, params)
-    statistics = ["ISBN_log_count", "ISBN_like_rate", "ISBN_mean_rating", "ISBN_mean_deviation",
-                  "Book-Author_log_count", "Book-Author_like_rate", "Book-Author_mean_rating",
-                  "Book-Author_mean_deviation"]
+    transformers = fit_feature_transformers(train_rows, implicit, cache, params)
+    statistics = [f"{key}_{statistic}" for key in ("ISBN", "Book-Author")
+                  for statistic in ("log_count", "like_rate", "mean_rating", "mean_deviation",
+                                    "log_implicit_count", "implicit_share")]
     specs = build_feature_specs(transformers, params)
     assert [s.name for s in specs if s.name in statistics] == statistics
     assert all(s.context == "item" and s.kind == "numeric" for s in specs if s.name in statistics)
@@ -224,6 +225,9 @@ def test_item_statistics_are_out_of_fold_on_train_and_label_free_elsewhere(split
 
     valid = build_model_input(splits["valid"], cache, transformers)
     assert valid.loc[0, "ISBN_log_count"] == 0 < valid.loc[1, "ISBN_log_count"]  # v1 unseen, b1 seen
+    # Train user 1 holds v1 unrated; b0, held by a user outside train, counts nothing.
+    assert valid.loc[0, "ISBN_log_implicit_count"] > 0
+    assert (build_model_input(splits["train"], cache, transformers)["ISBN_log_implicit_count"] == 0).all()
     flipped = splits["valid"].assign(label=1 - splits["valid"]["label"], **{"Book-Rating": 1})
     pd.testing.assert_frame_equal(
         build_model_input(flipped, cache, transformers)[statistics], valid[statistics])

@@ -17,12 +17,14 @@ from book_recs.features.transformers import FeatureTransformers
 from book_recs.pipelines.feature_engineering import create_pipeline
 
 
-def run_pipeline(splits: dict[str, pd.DataFrame], params: dict, folder: Path) -> DataCatalog:
+def run_pipeline(splits: dict[str, pd.DataFrame], implicit: pd.DataFrame, params: dict,
+                 folder: Path) -> DataCatalog:
     """One run; the cache and the transformers persist in ``folder`` as in the real catalog."""
     cache_path = str(folder / "title_embeddings.parquet")
     catalog = DataCatalog({
         "cleaned_ratings": MemoryDataset(pd.concat(splits.values(), ignore_index=True)),
         **{f"{name}_ratings": MemoryDataset(frame) for name, frame in splits.items()},
+        "implicit_interactions": MemoryDataset(implicit),
         "title_embeddings_cached": OptionalParquetDataset(
             filepath=cache_path, columns=["encoder", "title", "embedding"]),
         "title_embeddings": ParquetDataset(filepath=cache_path),
@@ -36,9 +38,9 @@ def run_pipeline(splits: dict[str, pd.DataFrame], params: dict, folder: Path) ->
     return catalog
 
 
-def test_pipeline_builds_model_input_per_split_and_reuses_its_cache(splits, params, encoder,
-                                                                     tmp_path):
-    catalog = run_pipeline(splits, params, tmp_path)
+def test_pipeline_builds_model_input_per_split_and_reuses_its_cache(splits, implicit, params,
+                                                                     encoder, tmp_path):
+    catalog = run_pipeline(splits, implicit, params, tmp_path)
     assert len(encoder.encoded) == 8
 
     specs = catalog.load("feature_specs")
@@ -51,7 +53,7 @@ def test_pipeline_builds_model_input_per_split_and_reuses_its_cache(splits, para
         assert not model_input.isna().any().any()
 
     encoder.encoded.clear()
-    rerun = run_pipeline(splits, params, tmp_path)
+    rerun = run_pipeline(splits, implicit, params, tmp_path)
     assert encoder.encoded == []
     pd.testing.assert_frame_equal(rerun.load("model_input_test"), catalog.load("model_input_test"))
 

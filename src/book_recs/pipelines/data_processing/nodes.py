@@ -168,3 +168,35 @@ def clean_ratings(
         logger.info("cleaning: %-28s %9d", rule, count)
     logger.info("cleaning: positive rate %.4f", cleaned["label"].mean() if len(cleaned) else np.nan)
     return cleaned, counts
+
+
+def extract_implicit_interactions(ratings: pd.DataFrame, books: pd.DataFrame) -> pd.DataFrame:
+    """The implicit interactions (``Book-Rating`` 0): a user has the book but did not rate it.
+
+    The article drops them; here they feed target-free item statistics (how often train users
+    hold a book, author or publisher without rating it). The same book rules as
+    ``clean_ratings``: books without a title are dropped, a missing author or publisher is
+    "unknown". Which users' rows may be used is the feature stage's business (train users only).
+
+    Args:
+        ratings: Raw Ratings table (User-ID, ISBN, Book-Rating).
+        books: Raw Books table.
+
+    Returns:
+        One row per implicit interaction: ``User-ID`` (int64), ``ISBN``, ``Book-Author``,
+        ``Publisher`` (``str``).
+
+    Raises:
+        RawDataError: A raw table misses a column or is empty.
+    """
+    for table, file_name in ((ratings, "Ratings.csv"), (books, "Books.csv")):
+        validate_raw_table(table, file_name)
+    implicit = ratings[ratings["Book-Rating"] == 0].merge(
+        books.drop_duplicates("ISBN").dropna(subset="Book-Title"), on="ISBN", how="inner")
+    implicit = implicit.fillna({"Book-Author": "unknown", "Publisher": "unknown"})
+    logger.info("implicit interactions of titled books: %d of %d rating-0 rows", len(implicit),
+                int((ratings["Book-Rating"] == 0).sum()))
+    return pd.DataFrame({
+        "User-ID": implicit["User-ID"].astype("int64"),
+        **{column: implicit[column].astype("str") for column in ("ISBN", "Book-Author", "Publisher")},
+    })

@@ -1,12 +1,12 @@
-"""Validate the three raw tables and clean them into one row per explicit rating."""
+"""Validate the raw tables: one row per explicit rating, and the implicit interactions apart."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import clean_ratings
+from .nodes import clean_ratings, extract_implicit_interactions
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """One node: validation (errors name the file) then the article's cleaning rules."""
+    """Validation (errors name the file), the article's cleaning rules, the rating-0 rows."""
     return Pipeline(
         [
             Node(
@@ -15,6 +15,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                         "params": "params:data_processing"},
                 outputs=["cleaned_ratings", "cleaning_summary"],
                 name="clean_ratings",
+            ),
+            Node(
+                extract_implicit_interactions,
+                inputs={"ratings": "ratings_raw", "books": "books_raw"},
+                outputs="implicit_interactions",
+                name="extract_implicit_interactions",
             ),
         ],
         tags=["data"],

@@ -44,19 +44,23 @@ def update_title_embeddings(
 
 
 def fit_feature_transformers(
-    train: pd.DataFrame, title_embeddings: pd.DataFrame, params: dict[str, Any]
+    train: pd.DataFrame, implicit: pd.DataFrame, title_embeddings: pd.DataFrame,
+    params: dict[str, Any]
 ) -> FeatureTransformers:
     """Fit title PCA, numeric imputation/scaling and category vocabularies on train only.
 
     Args:
         train: ``train_ratings``.
+        implicit: ``implicit_interactions`` of all users; the item statistics count those of
+            train users only.
         title_embeddings: The title-embedding cache.
         params: The ``feature_engineering`` parameters (fields, PCA share, min count, seed).
 
     Returns:
         The fitted ``FeatureTransformers`` (pickled as ``feature_transformers``).
     """
-    return FeatureTransformers.fit(train, title_embeddings, FieldConfig.from_params(params))
+    return FeatureTransformers.fit(train, title_embeddings, FieldConfig.from_params(params),
+                                   implicit)
 
 
 def build_feature_specs(

@@ -26,7 +26,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 fit_feature_transformers,
-                inputs={"train": "train_ratings", "title_embeddings": "title_embeddings",
+                inputs={"train": "train_ratings", "implicit": "implicit_interactions",
+                        "title_embeddings": "title_embeddings",
                         "params": "params:feature_engineering"},
                 outputs="feature_transformers",
                 name="fit_feature_transformers",
