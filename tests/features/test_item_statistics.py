@@ -65,7 +65,7 @@ IMPLICIT = pd.DataFrame({"User-ID": [1, 1, 4, 5, 5, 99, 99],
 
 
 def test_implicit_statistics_count_train_users_only():
-    stats = ItemStatistics.fit(TRAIN, keys=["ISBN"], prior_strength=2.0, implicit=IMPLICIT)
+    stats = ItemStatistics.fit(TRAIN, keys=["ISBN"], implicit=IMPLICIT, implicit_prior_strength=2.0)
     features = stats.transform(pd.DataFrame({"ISBN": ["a", "b", "c", "d", "unseen"]}))
     # 5 implicit interactions of train users beside 6 rated rows; user 99's two are ignored.
     share = 5 / 11
@@ -106,6 +106,7 @@ def test_each_user_has_one_fold_and_the_draw_is_seeded():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"prior_strength": 0.0}, "prior_strength"),
+    ({"implicit_prior_strength": -1.0}, "implicit_prior_strength"),
     ({"folds": 1}, "folds"),
     ({"keys": ["Publisher"]}, "Publisher"),
     ({"folds": 7}, "at least 7 train users"),

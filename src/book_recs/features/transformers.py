@@ -51,6 +51,7 @@ class FieldConfig:
         item_statistic_keys: Item columns that get train-only statistics (count, like rate,
             mean rating; see ``item_statistics``); empty for none.
         statistics_prior_strength: Pseudo-ratings smoothing those rates toward train-wide values.
+        implicit_prior_strength: Pseudo-interactions smoothing the implicit share.
         statistics_folds: User folds of the out-of-fold statistics of the train rows.
         seed: PCA random state and the user-to-fold draw.
     """
@@ -63,6 +64,7 @@ class FieldConfig:
     min_category_count: int = 1
     item_statistic_keys: tuple[str, ...] = ()
     statistics_prior_strength: float = 10.0
+    implicit_prior_strength: float = 1.0
     statistics_folds: int = 5
     seed: int = 2021
 
@@ -79,6 +81,8 @@ class FieldConfig:
             item_statistic_keys=tuple(params.get("item_statistic_keys", cls.item_statistic_keys)),
             statistics_prior_strength=params.get("statistics_prior_strength",
                                                  cls.statistics_prior_strength),
+            implicit_prior_strength=params.get("implicit_prior_strength",
+                                               cls.implicit_prior_strength),
             statistics_folds=params.get("statistics_folds", cls.statistics_folds),
             seed=params["seed"],
         )
@@ -143,7 +147,7 @@ class FeatureTransformers:
         if config.item_statistic_keys:
             item_statistics = ItemStatistics.fit(
                 train, config.item_statistic_keys, config.statistics_prior_strength,
-                config.statistics_folds, config.seed, implicit)
+                config.statistics_folds, config.seed, implicit, config.implicit_prior_strength)
             numeric_columns += statistic_columns(config.item_statistic_keys)
         transformers = cls(
             config=config,
