@@ -8,9 +8,10 @@ removes each rater's leniency, so it says how a book, author or publisher ranks 
 ratings: the question gAUC and nDCG ask (for authors it alone ranks better than the raw mean).
 The last two read the IMPLICIT interactions of the train users (Book-Crossing's rating 0: the user
 has the book but gave no rating): their count (``log1p``) and the implicit share of all the key's
-interactions, pulled toward the train-wide share by ``implicit_prior_strength`` pseudo-interactions
-(fewer than the rates get: on the full data's valid split 1 beat 10). Neither reads a label; interactions of users
-outside train are ignored, so cold-start valid and test users contribute nothing.
+interactions, pulled toward the train-wide share by ``implicit_prior_strength``
+pseudo-interactions (fewer than the rates get: on the full data's valid split 1 beat 10). Neither
+reads a label; interactions of users outside train are ignored, so cold-start valid and test users
+contribute nothing.
 Rows of other splits get the statistics of all train rows. The train rows themselves get OUT-OF-FOLD statistics: users are
 split into ``folds`` groups and each row sees only the other groups' ratings (priors included), so
 a row's own label never enters its features (the leak that would let a model read the answer off a rare book's
@@ -98,7 +99,7 @@ class ItemStatistics:
 
     @classmethod
     def fit(cls, train: pd.DataFrame, keys: Sequence[str], prior_strength: float = 10.0,
-            folds: int = 5, seed: int = 2021,
+            folds: int = 5, seed: int = 2021, *,
             implicit: pd.DataFrame | None = None,
             implicit_prior_strength: float = 1.0) -> ItemStatistics:
         """Count the train rows per key value.
@@ -115,7 +116,8 @@ class ItemStatistics:
 
         Raises:
             ValueError: On an empty train table, a non-positive prior, fewer than 2 folds or
-                fewer users than folds, or a key, ``User-ID``, ``label`` or ``Book-Rating`` column
+                fewer users than folds, implicit interactions without ``User-ID`` or a key, or a
+                key, ``User-ID``, ``label`` or ``Book-Rating`` column
                 missing from ``train``.
         """
         if train.empty:
@@ -178,7 +180,7 @@ class ItemStatistics:
             count, likes, ratings, deviations, implicit = (
                 rows[key].map(totals[key][total]).fillna(0).to_numpy(np.float64)
                 for total in ("count", "likes", "ratings", "deviations", "implicit"))
-            # Every key's totals hold all interactions, so any one gives the train-wide share.
+            # The prior: the implicit share over all the rows this key groups.
             all_implicit = totals[key]["implicit"].sum()
             implicit_share = all_implicit / (all_implicit + totals[key]["count"].sum())
             pseudo = count + self.prior_strength

@@ -147,7 +147,8 @@ class FeatureTransformers:
         if config.item_statistic_keys:
             item_statistics = ItemStatistics.fit(
                 train, config.item_statistic_keys, config.statistics_prior_strength,
-                config.statistics_folds, config.seed, implicit, config.implicit_prior_strength)
+                config.statistics_folds, config.seed, implicit=implicit,
+                implicit_prior_strength=config.implicit_prior_strength)
             numeric_columns += statistic_columns(config.item_statistic_keys)
         transformers = cls(
             config=config,
