@@ -205,6 +205,7 @@ def test_implicit_interactions_are_the_rating_0_rows_of_titled_books(ratings, bo
     implicit = extract_implicit_interactions(more, books)
     # F has no title and X is not in Books: dropped; B's missing author and publisher: "unknown".
     assert implicit.to_dict("list") == {"User-ID": [1, 2], "ISBN": ["C", "B"],
+                                        "Book-Title": ["Gamma", "Beta"],
                                         "Book-Author": ["Cid", "unknown"],
                                         "Publisher": ["Pub", "unknown"]}
     assert implicit["User-ID"].dtype == "int64"

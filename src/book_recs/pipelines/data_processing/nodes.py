@@ -183,8 +183,8 @@ def extract_implicit_interactions(ratings: pd.DataFrame, books: pd.DataFrame) ->
         books: Raw Books table.
 
     Returns:
-        One row per implicit interaction: ``User-ID`` (int64), ``ISBN``, ``Book-Author``,
-        ``Publisher`` (``str``).
+        One row per implicit interaction: ``User-ID`` (int64), ``ISBN``, ``Book-Title``,
+        ``Book-Author``, ``Publisher`` (``str``): the item keys the statistics may count.
 
     Raises:
         RawDataError: A raw table misses a column or is empty.
@@ -198,5 +198,6 @@ def extract_implicit_interactions(ratings: pd.DataFrame, books: pd.DataFrame) ->
                 int((ratings["Book-Rating"] == 0).sum()))
     return pd.DataFrame({
         "User-ID": implicit["User-ID"].astype("int64"),
-        **{column: implicit[column].astype("str") for column in ("ISBN", "Book-Author", "Publisher")},
+        **{column: implicit[column].astype("str")
+           for column in ("ISBN", "Book-Title", "Book-Author", "Publisher")},
     })
