@@ -25,6 +25,8 @@ CLEANED_COLUMNS = [
     "Publisher", "Age", "city", "state", "country", "label",
 ]
 LOCATION_PARTS = ("city", "state", "country")
+# A book's missing author or publisher is this token, in explicit and implicit rows alike.
+MISSING_BOOK_FIELDS = {"Book-Author": "unknown", "Publisher": "unknown"}
 # Location parts that carry no place: compared after strip() and lower().
 MISSING_LOCATION_PARTS = ("", "n/a")
 
@@ -114,9 +116,9 @@ def clean_ratings(
     counts["dropped_no_rating"] = int((~has_rating).sum())
     merged = merged[has_rating]
 
-    for column in ("Book-Author", "Publisher"):
+    for column in MISSING_BOOK_FIELDS:
         counts[f"unknown_{column}"] = int(merged[column].isna().sum())
-    merged = merged.fillna({"Book-Author": "unknown", "Publisher": "unknown"})
+    merged = merged.fillna(MISSING_BOOK_FIELDS)
 
     has_title = merged["Book-Title"].notna()
     counts["dropped_no_title"] = int((~has_title).sum())
@@ -191,11 +193,11 @@ def extract_implicit_interactions(ratings: pd.DataFrame, books: pd.DataFrame) ->
     """
     for table, file_name in ((ratings, "Ratings.csv"), (books, "Books.csv")):
         validate_raw_table(table, file_name)
-    implicit = ratings[ratings["Book-Rating"] == 0].merge(
-        books.drop_duplicates("ISBN").dropna(subset="Book-Title"), on="ISBN", how="inner")
-    implicit = implicit.fillna({"Book-Author": "unknown", "Publisher": "unknown"})
+    rating_0 = ratings[ratings["Book-Rating"] == 0]
+    implicit = rating_0.merge(books.drop_duplicates("ISBN").dropna(subset="Book-Title"),
+                              on="ISBN", how="inner").fillna(MISSING_BOOK_FIELDS)
     logger.info("implicit interactions of titled books: %d of %d rating-0 rows", len(implicit),
-                int((ratings["Book-Rating"] == 0).sum()))
+                len(rating_0))
     return pd.DataFrame({
         "User-ID": implicit["User-ID"].astype("int64"),
         **{column: implicit[column].astype("str")
