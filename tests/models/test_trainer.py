@@ -174,8 +174,8 @@ def test_an_ensemble_of_one_is_the_single_model(specs, frame):
     (ensemble_of_one, ensemble_history), tensors = fit_small_ensemble(specs, frame, config)
     assert isinstance(ensemble_of_one, FinalMLP)
     assert np.array_equal(predict(ensemble_of_one, tensors), predict(single, tensors))
-    assert ensemble_history.drop(columns=["member", "seed", "seconds", "rows_per_s"]).equals(
-        history.drop(columns=["seconds", "rows_per_s"]))
+    assert ensemble_history.drop(columns=["member", "seed", "ranking_loss_weight", "seconds",
+                                          "rows_per_s"]).equals(history.drop(columns=["seconds", "rows_per_s"]))
 
 
 def test_an_ensemble_averages_the_logits_of_members_with_consecutive_seeds(specs, frame):
@@ -199,7 +199,26 @@ def test_a_calibrated_ensemble_scales_its_mean_logit_once(specs, frame):
     assert ensemble.calibration.scale.item() != 1.0
 
 
-def test_fit_refuses_an_ensemble_size(specs, frame):
+def test_members_can_each_have_their_own_ranking_loss_weight(specs, frame):
+    config = TrainingConfig(seed=2, batch_size=64, epochs=2, progress_bar=False, ensemble_size=2,
+                            member_ranking_loss_weights=[0, 1])
+    (ensemble, history), tensors = fit_small_ensemble(specs, frame, config)
+    assert history.groupby("member")["ranking_loss_weight"].first().tolist() == [0.0, 1.0]
+    # Each member is the single model of its seed and weight.
+    for member, (seed, weight) in zip(ensemble.members, [(2, 0.0), (3, 1.0)]):
+        single, _ = train(specs, frame, TrainingConfig(seed=seed, batch_size=64, epochs=2,
+                                                       progress_bar=False, ranking_loss_weight=weight))
+        assert torch.equal(predict_logits(member, tensors), predict_logits(single, tensors))
+
+
+def test_member_ranking_loss_weights_need_one_weight_per_member():
+    with pytest.raises(ValueError, match="one per member"):
+        TrainingConfig(ensemble_size=3, member_ranking_loss_weights=[0.0, 1.0])
+
+
+@pytest.mark.parametrize("option", [{"ensemble_size": 2},
+                                    {"ensemble_size": 1, "member_ranking_loss_weights": [1.0]}])
+def test_fit_refuses_ensemble_options(specs, frame, option):
     tensors = to_tensors(frame, specs)
     with pytest.raises(ValueError, match="fit_ensemble"):
-        fit(FinalMLP(specs, **SMALL_MODEL), tensors, tensors, TrainingConfig(ensemble_size=2))
+        fit(FinalMLP(specs, **SMALL_MODEL), tensors, tensors, TrainingConfig(**option))

@@ -1,4 +1,5 @@
-"""An ensemble of models that differ only in their seed: one mean logit, one Platt scaling."""
+"""An ensemble of models that differ in their seed (and, if asked, their loss): one mean logit, one
+Platt scaling."""
 
 from __future__ import annotations
 

@@ -54,6 +54,18 @@ class TrainingConfig:
     # > 1 trains this many models with seeds seed, seed + 1, ... and averages their logits
     # (``fit_ensemble``, a ``SeedEnsemble``); ``fit`` itself trains one model.
     ensemble_size: int = 1
+    # One ranking_loss_weight per ensemble member (ensemble_size of them), in place of the shared
+    # one: members trained with and without the ranking loss err differently, so their mean beats
+    # five of either kind (finalmlp README, fifth round). None = every member uses ranking_loss_weight.
+    member_ranking_loss_weights: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.member_ranking_loss_weights is not None:
+            weights = tuple(float(weight) for weight in self.member_ranking_loss_weights)
+            if len(weights) != self.ensemble_size:
+                raise ValueError(f"member_ranking_loss_weights has {len(weights)} weights for "
+                                 f"ensemble_size={self.ensemble_size}; give one per member")
+            object.__setattr__(self, "member_ranking_loss_weights", weights)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
@@ -120,8 +132,9 @@ def fit(
         on_epoch_end: Called with (epoch, history row) after each epoch; may raise to stop
             (e.g. an Optuna pruner).
     """
-    if config.ensemble_size != 1:
-        raise ValueError(f"fit trains one model; ensemble_size={config.ensemble_size} needs fit_ensemble")
+    if config.ensemble_size != 1 or config.member_ranking_loss_weights is not None:
+        raise ValueError(f"fit trains one model; ensemble_size={config.ensemble_size} and "
+                         f"member_ranking_loss_weights need fit_ensemble")
     ranking = config.ranking_loss_weight > 0
     grouped = ranking or config.user_grouped_batches
     missing = (({"user"} if grouped else set()) | ({"rating"} if ranking else set())) - train.keys()
@@ -195,18 +208,22 @@ def fit_ensemble(
     config: TrainingConfig,
 ) -> tuple[FinalMLP | SeedEnsemble, pd.DataFrame]:
     """``fit`` ``config.ensemble_size`` models built by ``build_model``, member ``i`` seeded with
-    ``config.seed + i``; return the single model (size 1, identical to ``fit``) or their
-    ``SeedEnsemble``, calibrated once on valid with ``config.calibrate``, and every member's
-    history (columns ``member`` and ``seed`` added)."""
+    ``config.seed + i`` (and trained with ``config.member_ranking_loss_weights[i]`` when given);
+    return the single model (size 1, identical to ``fit``) or their ``SeedEnsemble``, calibrated
+    once on valid with ``config.calibrate``, and every member's history (columns ``member``,
+    ``seed`` and ``ranking_loss_weight`` added)."""
     if config.ensemble_size < 1:
         raise ValueError(f"ensemble_size must be at least 1, got {config.ensemble_size}")
+    weights = config.member_ranking_loss_weights or (config.ranking_loss_weight,) * config.ensemble_size
     members, histories = [], []
-    for member in range(config.ensemble_size):
-        member_config = replace(config, seed=config.seed + member, ensemble_size=1, calibrate=False)
+    for member, weight in enumerate(weights):
+        member_config = replace(config, seed=config.seed + member, ensemble_size=1, calibrate=False,
+                                ranking_loss_weight=weight, member_ranking_loss_weights=None)
         seed_everything(member_config.seed)
         model, history = fit(build_model(), train, valid, member_config)
         members.append(model)
-        histories.append(history.assign(member=member, seed=member_config.seed))
+        histories.append(history.assign(member=member, seed=member_config.seed,
+                                        ranking_loss_weight=weight))
     model = members[0] if len(members) == 1 else SeedEnsemble(members)
     if len(members) > 1:
         metrics = binary_metrics(valid["label"].numpy(), predict(model, valid, config.score_batch_size))

@@ -86,7 +86,8 @@ def tune_finalmlp(
         params = apply_trial(trial, base_params, space)
         params["training"]["epochs"] = tuning["max_epochs"]
         params["training"]["progress_bar"] = False
-        params["training"]["ensemble_size"] = 1  # trials compare single models
+        # Trials compare single models.
+        params["training"].update(ensemble_size=1, member_ranking_loss_weights=None)
         config = TrainingConfig.from_params(params["training"])
         seed_everything(config.seed)
         try:
