@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from book_recs.baselines.catboost_models import fit_catboost, score_catboost
 from book_recs.models.feature_spec import FeatureSpec
+from book_recs.models.trainer import group_auc
 from book_recs.pipelines.tuning import create_pipeline
 from book_recs.pipelines.tuning.nodes import tune_catboost_ranker, tune_finalmlp
 
@@ -52,17 +54,38 @@ def test_tune_finalmlp_returns_trials_and_best_parameters_and_resumes(tuning_par
     assert len(trials_again) == 6  # the study resumed from its storage
 
 
-def test_tune_catboost_ranker_scores_relevances_not_probabilities(tuning_params):
-    """The ranker's relevances fall outside [0, 1]: the objective must be AUC alone."""
+RANKER_SPECS = [FeatureSpec("Age", "numeric", context="user"),
+                FeatureSpec("Book-Author", "categorical", 6)]
+RANKER_BASE = {"iterations": 20, "learning_rate": 0.3, "depth": 3, "l2_leaf_reg": 3.0,
+               "thread_count": 1, "random_seed": 0, "early_stopping_rounds": 10, "log_every": 0,
+               "eval_metric": "NDCG:top=10;type=Base"}
+
+
+def ranker_tuning_params(tuning_params, objective):
+    return {**tuning_params, "catboost_trials": 2,
+            "catboost_space": {"model.depth": {"low": 2, "high": 4, "int": True}},
+            "catboost_objectives": {"catboost_ranker": objective}}
+
+
+def test_tune_catboost_ranker_maximises_the_valid_gauc_of_its_relevances(tuning_params):
+    """The ranker's relevances are not probabilities; it is chosen on the per-user AUC it is
+    compared on."""
     rng = np.random.default_rng(1)
-    specs = [FeatureSpec("Age", "numeric", context="user"), FeatureSpec("Book-Author", "categorical", 6)]
-    base = {"iterations": 20, "learning_rate": 0.3, "depth": 3, "l2_leaf_reg": 3.0,
-            "thread_count": 1, "random_seed": 0, "early_stopping_rounds": 10, "log_every": 0,
-            "eval_metric": "NDCG:top=10;type=Base"}
-    params = {**tuning_params, "catboost_trials": 2,
-              "catboost_space": {"model.depth": {"low": 2, "high": 4, "int": True}}}
-    trials, tuned = tune_catboost_ranker(tiny_split(rng, 300), tiny_split(rng, 100), specs, base, params)
+    train, valid = tiny_split(rng, 300), tiny_split(rng, 100)
+    trials, tuned = tune_catboost_ranker(train, valid, RANKER_SPECS, RANKER_BASE,
+                                         ranker_tuning_params(tuning_params, "gauc"))
     assert trials["state"].tolist() == ["COMPLETE", "COMPLETE"]
-    assert trials["valid_auc"].between(0, 1).all() and trials["seconds"].gt(0).all()
-    assert trials["best_step"].ge(0).all()
-    assert 2 <= tuned["catboost_ranker"]["model"]["depth"] <= 4
+    assert trials["seconds"].gt(0).all() and trials["best_step"].ge(0).all()
+    best = tuned["catboost_ranker"]["model"]
+    assert 2 <= best["depth"] <= 4
+    model, _ = fit_catboost(train, valid, RANKER_SPECS, best, ranker=True)
+    expected = group_auc(valid["User-ID"].to_numpy(), valid["label"].to_numpy(),
+                         score_catboost(model, valid, RANKER_SPECS))
+    assert trials["valid_gauc"].max() == pytest.approx(expected)
+
+
+def test_tune_catboost_refuses_an_unknown_objective(tuning_params):
+    rng = np.random.default_rng(1)
+    with pytest.raises(ValueError, match="catboost_objectives.catboost_ranker"):
+        tune_catboost_ranker(tiny_split(rng, 300), tiny_split(rng, 100), RANKER_SPECS, RANKER_BASE,
+                             ranker_tuning_params(tuning_params, "logloss"))

@@ -20,9 +20,17 @@ from book_recs.baselines import catboost_models
 from book_recs.models.data import to_tensors
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.trainer import TrainingConfig, fit, seed_everything
+from book_recs.columns import LABEL_COLUMN, USER_COLUMN
+from book_recs.models.trainer import TrainingConfig, fit, group_auc, seed_everything
 
 logger = logging.getLogger(__name__)
+
+# What a CatBoost search can maximise on valid: f(users, labels, scores). Rankings only, so both
+# suit the ranker, whose relevances are not probabilities (hence no logloss).
+VALID_METRICS = {
+    "auc": lambda users, labels, scores: roc_auc_score(labels, scores),
+    "gauc": group_auc,
+}
 
 
 def suggest(trial: optuna.Trial, name: str, space: dict[str, Any]) -> Any:
@@ -47,22 +55,27 @@ def apply_trial(trial: optuna.Trial, base: dict[str, Any], space: dict[str, dict
     return params
 
 
-def make_study(tuning: dict[str, Any], name: str) -> optuna.Study:
-    """A seeded TPE study with a median pruner, resumed from ``storage`` when it exists."""
-    return optuna.create_study(
-        study_name=f"{tuning['study_name']}-{name}", storage=tuning.get("storage"),
+def make_study(tuning: dict[str, Any], name: str, objective: str = "auc") -> optuna.Study:
+    """A seeded TPE study maximising valid ``objective`` with a median pruner, resumed from
+    ``storage`` when it exists (one study per model and objective, so values never mix)."""
+    study = optuna.create_study(
+        study_name=f"{tuning['study_name']}-{name}-{objective}", storage=tuning.get("storage"),
         load_if_exists=True, direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=tuning["seed"]),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=tuning["pruner_startup_trials"],
                                            n_warmup_steps=tuning["pruner_warmup_epochs"]),
     )
+    study.set_user_attr("objective", objective)
+    return study
 
 
 def trials_table(study: optuna.Study, space: dict[str, Any]) -> pd.DataFrame:
-    """One row per trial: number, state, valid AUC, seconds and the chosen parameter values."""
+    """One row per trial: number, state, the valid objective (column ``valid_<objective>``),
+    seconds and the chosen parameter values."""
     rows = []
     for trial in study.trials:
-        row = {"trial": trial.number, "state": trial.state.name, "valid_auc": trial.value,
+        row = {"trial": trial.number, "state": trial.state.name,
+               f"valid_{study.user_attrs['objective']}": trial.value,
                "seconds": trial.user_attrs.get("seconds"),
                # the epoch (FinalMLP) or tree count (CatBoost) early stopping kept
                "best_step": trial.user_attrs.get("best_epoch", trial.user_attrs.get("best_iteration"))}
@@ -118,25 +131,31 @@ def tune_catboost(
     train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
     base_params: dict[str, Any], tuning: dict[str, Any], name: str,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The same budget for a CatBoost baseline (``name``: catboost_classifier or catboost_ranker);
-    the objective is valid AUC of its scores for either, so both are chosen on one criterion."""
+    """The same budget for a CatBoost baseline (``name``: catboost_classifier or catboost_ranker),
+    each maximising the valid metric it is compared on, ``tuning["catboost_objectives"][name]``:
+    ``auc`` (pooled) or ``gauc`` (mean per-user AUC, what a ranker is for)."""
     space = tuning["catboost_space"]
     ranker = name == "catboost_ranker"
+    metric = tuning["catboost_objectives"][name]
+    if metric not in VALID_METRICS:
+        raise ValueError(f"catboost_objectives.{name} must be one of {sorted(VALID_METRICS)}, "
+                         f"got {metric!r}")
+    labels, users = valid[LABEL_COLUMN].to_numpy(), valid[USER_COLUMN].to_numpy()
 
     def objective(trial: optuna.Trial) -> float:
         params = apply_trial(trial, {"model": base_params}, space)["model"]
         model, summary = catboost_models.fit_catboost(train, valid, specs, params, ranker=ranker)
         trial.set_user_attr("seconds", summary["seconds"])
         trial.set_user_attr("best_iteration", summary["best_iteration"])
-        # AUC only: the ranker's relevances are not probabilities, so no logloss.
-        return float(roc_auc_score(valid["label"].to_numpy(),
-                                   catboost_models.score_catboost(model, valid, specs)))
+        scores = catboost_models.score_catboost(model, valid, specs)
+        return float(VALID_METRICS[metric](users, labels, scores))
 
-    study = make_study(tuning, name)
+    study = make_study(tuning, name, metric)
     study.optimize(objective, n_trials=tuning["catboost_trials"], timeout=tuning["timeout_seconds"],
                    callbacks=[log_trial])
     best = apply_trial(optuna.trial.FixedTrial(study.best_trial.params), {"model": base_params}, space)
-    logger.info("best %s trial %d: valid AUC %.4f", name, study.best_trial.number, study.best_value)
+    logger.info("best %s trial %d: valid %s %.4f", name, study.best_trial.number, metric,
+                study.best_value)
     return trials_table(study, space), {name: best}
 
 
@@ -153,6 +172,7 @@ def tune_catboost_ranker(train: pd.DataFrame, valid: pd.DataFrame, specs: list[F
 
 
 def log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    logger.info("trial %d %s: valid AUC %s (best %.4f)", trial.number, trial.state.name,
+    logger.info("trial %d %s: valid %s %s (best %.4f)", trial.number, trial.state.name,
+                study.user_attrs["objective"],
                 "-" if trial.value is None else f"{trial.value:.4f}",
                 study.best_value if any(t.value is not None for t in study.trials) else np.nan)
