@@ -17,10 +17,10 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from book_recs.baselines import catboost_models
+from book_recs.columns import LABEL_COLUMN, USER_COLUMN
 from book_recs.models.data import to_tensors
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.finalmlp import FinalMLP
-from book_recs.columns import LABEL_COLUMN, USER_COLUMN
 from book_recs.models.trainer import TrainingConfig, fit, group_auc, seed_everything
 
 logger = logging.getLogger(__name__)
