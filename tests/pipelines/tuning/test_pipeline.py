@@ -84,8 +84,11 @@ def test_tune_catboost_ranker_maximises_the_valid_gauc_of_its_relevances(tuning_
     assert trials["valid_gauc"].max() == pytest.approx(expected)
 
 
-def test_tune_catboost_refuses_an_unknown_objective(tuning_params):
+@pytest.mark.parametrize("objectives", [{"catboost_ranker": "logloss"}, {}],
+                         ids=["unknown", "missing"])
+def test_tune_catboost_refuses_an_unknown_or_missing_objective(tuning_params, objectives):
     rng = np.random.default_rng(1)
+    params = {**ranker_tuning_params(tuning_params, None), "catboost_objectives": objectives}
     with pytest.raises(ValueError, match="catboost_objectives.catboost_ranker"):
         tune_catboost_ranker(tiny_split(rng, 300), tiny_split(rng, 100), RANKER_SPECS, RANKER_BASE,
-                             ranker_tuning_params(tuning_params, "logloss"))
+                             params)

@@ -136,9 +136,10 @@ def tune_catboost(
     ``auc`` (pooled) or ``gauc`` (mean per-user AUC, what a ranker is for)."""
     space = tuning["catboost_space"]
     ranker = name == "catboost_ranker"
-    metric = tuning["catboost_objectives"][name]
+    # An override that drops the entry gets this error too, not a bare KeyError.
+    metric = tuning.get("catboost_objectives", {}).get(name)
     if metric not in VALID_METRICS:
-        raise ValueError(f"catboost_objectives.{name} must be one of {sorted(VALID_METRICS)}, "
+        raise ValueError(f"tuning.catboost_objectives.{name} must be one of {sorted(VALID_METRICS)}, "
                          f"got {metric!r}")
     labels, users = valid[LABEL_COLUMN].to_numpy(), valid[USER_COLUMN].to_numpy()
 
