@@ -10,7 +10,9 @@ import mlflow
 import pandas as pd
 import pytest
 
+from book_recs.evaluation import evaluate_scores
 from book_recs.hooks import TrackingHooks, file_sha256, flatten_metrics
+from tests.evaluation.frames import make_scores
 
 
 def test_flatten_metrics_nests_with_dots_and_sanitises_names():
@@ -22,6 +24,15 @@ def test_flatten_metrics_nests_with_dots_and_sanitises_names():
         "finalmlp.test.ndcg_at_3.ci_low": 0.4,
         "finalmlp.test.n_users": 10.0,
     }
+
+
+def test_flattened_evaluation_metrics_carry_gauc_and_avgauc_with_their_intervals():
+    summary, _, _ = evaluate_scores(make_scores(30, seed=1), [3], 20, seed=0, confidence=0.95)
+    flat = flatten_metrics({"test": summary}, prefix="finalmlp")
+    for name in ("gauc", "avgauc"):
+        for key in ("value", "ci_low", "ci_high", "n_users"):
+            assert f"finalmlp.test.metrics.{name}.{key}" in flat
+    assert flat["finalmlp.test.metrics.gauc.value"] == summary["metrics"]["gauc"]["value"]
 
 
 def test_file_sha256_changes_with_content_and_order(tmp_path: Path):

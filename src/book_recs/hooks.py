@@ -25,10 +25,12 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Node
 from matplotlib.figure import Figure
 
+from book_recs.model_registry import REFERENCE_MODEL
+
 logger = logging.getLogger(__name__)
 
 RAW_DATASETS = ("books_raw", "ratings_raw", "users_raw")
-MODEL_DATASETS = ("finalmlp.model",)
+MODEL_DATASETS = (f"{REFERENCE_MODEL}.model",)
 
 
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "", sep: str = ".") -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from book_recs.baselines import CatBoostConfig
 from book_recs.models.feature_spec import FeatureSpec
 
 SPECS = [
@@ -41,10 +42,16 @@ def make_model_input(n_users: int, books_per_user: int, seed: int,
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
-def catboost_params(**overrides: object) -> dict[str, object]:
-    """Small, fast CatBoost parameters for tests (one thread: deterministic and polite)."""
+def catboost_params(ranker: bool, **overrides: object) -> dict[str, object]:
+    """Small, fast CatBoost parameters for tests (one thread: deterministic and polite); the
+    ranker's include its early-stopping metric."""
     params = {"iterations": 40, "learning_rate": 0.2, "depth": 3, "l2_leaf_reg": 3.0,
               "thread_count": 1, "random_seed": 7, "early_stopping_rounds": 20, "log_every": 10,
-              "eval_metric": "NDCG:top=5;type=Base"}
+              **({"eval_metric": "NDCG:top=5;type=Base"} if ranker else {})}
     params.update(overrides)
     return params
+
+
+def catboost_config(ranker: bool, **overrides: object) -> CatBoostConfig:
+    """``catboost_params`` as the typed config the fit functions take."""
+    return CatBoostConfig.from_params(catboost_params(ranker, **overrides))

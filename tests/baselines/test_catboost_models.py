@@ -7,6 +7,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from book_recs.baselines import (
+    CatBoostConfig,
     feature_columns,
     fit_catboost,
     fit_catboost_classifier,
@@ -18,30 +19,32 @@ from book_recs.baselines import (
 )
 from book_recs.baselines.catboost_models import _pool
 from book_recs.models.feature_spec import FeatureSpec
-from tests.baselines.frames import SPECS, catboost_params, make_model_input
+from tests.baselines.frames import SPECS, catboost_config, catboost_params, make_model_input
 
 TRAIN = make_model_input(n_users=30, books_per_user=8, seed=1)
 VALID = make_model_input(n_users=10, books_per_user=8, seed=2, first_user=100)
 TEST = make_model_input(n_users=10, books_per_user=8, seed=3, first_user=200)
 
 
-def _fit_twice_in_an_empty_dir(fit, tmp_path_factory):
+def _fit_twice_in_an_empty_dir(fit, config, tmp_path_factory):
     """Two fits with the same parameters, run from an empty working directory (returned too)."""
     workdir = tmp_path_factory.mktemp("catboost_cwd")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(workdir)
-        fits = [fit(TRAIN, VALID, SPECS, catboost_params()) for _ in range(2)]
+        fits = [fit(TRAIN, VALID, SPECS, config) for _ in range(2)]
     return fits, workdir
 
 
 @pytest.fixture(scope="module")
 def ranker_fits(tmp_path_factory):
-    return _fit_twice_in_an_empty_dir(fit_catboost_ranker, tmp_path_factory)
+    return _fit_twice_in_an_empty_dir(fit_catboost_ranker, catboost_config(ranker=True),
+                                      tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def classifier_fits(tmp_path_factory):
-    return _fit_twice_in_an_empty_dir(fit_catboost_classifier, tmp_path_factory)
+    return _fit_twice_in_an_empty_dir(fit_catboost_classifier, catboost_config(ranker=False),
+                                      tmp_path_factory)
 
 
 def _is_contiguous(groups: np.ndarray) -> bool:
@@ -123,7 +126,8 @@ def test_fit_and_score_catboost_dispatch_to_the_right_model(ranker_fits, classif
     assert np.array_equal(score_catboost(ranker, TEST, SPECS), predict_relevance(ranker, TEST))
     assert np.array_equal(score_catboost(classifier, TEST, SPECS),
                           predict_like_probability(classifier, TEST))
-    model, summary = fit_catboost(TRAIN, VALID, SPECS, catboost_params(iterations=5), ranker=True)
+    model, summary = fit_catboost(TRAIN, VALID, SPECS, catboost_config(True, iterations=5),
+                                  ranker=True)
     assert summary["loss_function"] == "YetiRank"
 
 
@@ -137,8 +141,33 @@ def test_score_catboost_rejects_specs_the_model_was_not_trained_on(classifier_fi
 def test_excluded_fields_are_not_read(ranker):
     excluded = SPECS[-1].name
     model, summary = fit_catboost(TRAIN, VALID, SPECS,
-                                  catboost_params(iterations=5, exclude_fields=[excluded]), ranker=ranker)
+                                  catboost_config(ranker, iterations=5, exclude_fields=[excluded]),
+                                  ranker=ranker)
     categorical, numeric = feature_columns(SPECS)
     assert summary["features"] == [name for name in categorical + numeric if name != excluded]
     scores = score_catboost(model, TEST, SPECS)
     assert np.array_equal(scores, score_catboost(model, TEST.assign(**{excluded: 0}), SPECS))
+
+
+def test_config_from_params_keeps_the_values_and_a_tuple_of_excluded_fields():
+    config = CatBoostConfig.from_params(catboost_params(True, exclude_fields=["Book-Title_*"]))
+    assert config.depth == 3 and config.eval_metric == "NDCG:top=5;type=Base"
+    assert config.exclude_fields == ("Book-Title_*",)
+    assert CatBoostConfig.from_params(catboost_params(False)).exclude_fields == ()
+
+
+@pytest.mark.parametrize("params, message", [
+    (catboost_params(True, max_depth=4), r"unknown \['max_depth'\], missing \[\]"),
+    ({k: v for k, v in catboost_params(True).items() if k != "depth"},
+     r"unknown \[\], missing \['depth'\]"),
+])
+def test_config_rejects_unknown_and_missing_keys_by_name(params, message):
+    with pytest.raises(ValueError, match=message):
+        CatBoostConfig.from_params(params)
+
+
+def test_ranker_needs_an_eval_metric_and_the_classifier_refuses_one():
+    with pytest.raises(ValueError, match="ranker needs an eval_metric"):
+        fit_catboost_ranker(TRAIN, VALID, SPECS, catboost_config(False))
+    with pytest.raises(ValueError, match="applies to the ranker only"):
+        fit_catboost_classifier(TRAIN, VALID, SPECS, catboost_config(True))

@@ -3,7 +3,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import log_loss, ndcg_score, roc_auc_score
 
-from book_recs.evaluation import RankedScores, evaluate_scores, per_user_metrics, weighted_auc
+from book_recs.evaluation import (
+    RankedScores,
+    average_auc,
+    evaluate_scores,
+    group_auc,
+    per_user_metrics,
+    resample_user_counts,
+    weighted_auc,
+)
 from book_recs.evaluation.metrics import per_user_ndcg
 from tests.evaluation.frames import make_scores
 
@@ -76,10 +84,54 @@ def test_point_estimates_match_sklearn_and_count_users():
     assert metrics["logloss"]["value"] == pytest.approx(log_loss(scores["label"],
                                                                  scores["probability"]))
     assert metrics["gauc"]["n_users"] == per_user["auc"].notna().sum() < summary["n_users"]
-    assert metrics["gauc"]["value"] == pytest.approx(per_user["auc"].mean())
+    assert metrics["avgauc"]["n_users"] == metrics["gauc"]["n_users"]
+    assert metrics["avgauc"]["value"] == pytest.approx(per_user["auc"].mean())
     assert metrics["ndcg"]["n_users"] == (scores.groupby("User-ID").size() >= 2).sum()
 
 
 def test_logloss_only_with_probabilities():
     summary, replicates, _ = evaluate_scores(make_scores(20, with_probability=False), [3], 20, 0, 0.95)
     assert "logloss" not in summary["metrics"] and "logloss" not in replicates
+
+
+def _sklearn_user_aucs(scores: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Users with both classes, their sklearn AUC and their row counts (FuxiCTR's recipe)."""
+    users, aucs, rows = [], [], []
+    for user, group in scores.groupby("User-ID"):
+        if group["label"].nunique() == 2:
+            users.append(user)
+            aucs.append(roc_auc_score(group["label"], group["score"]))
+            rows.append(len(group))
+    return np.array(users), np.array(aucs), np.array(rows, dtype=float)
+
+
+def test_gauc_weighs_users_by_rows_and_avgauc_does_not_as_in_fuxictr():
+    scores = make_scores(80, seed=9, score_levels=6)
+    _, aucs, rows = _sklearn_user_aucs(scores)
+    summary, _, _ = evaluate_scores(scores, [3], 20, seed=0, confidence=0.95)
+    metrics = summary["metrics"]
+    expected_gauc, expected_avgauc = (aucs * rows).sum() / rows.sum(), aucs.mean()
+    assert abs(expected_gauc - expected_avgauc) > 1e-3  # the fixture tells the two apart
+    assert metrics["gauc"]["value"] == pytest.approx(expected_gauc, abs=1e-12)
+    assert metrics["avgauc"]["value"] == pytest.approx(expected_avgauc, abs=1e-12)
+    assert metrics["gauc"]["n_users"] == metrics["avgauc"]["n_users"] == len(aucs)
+    arrays = scores["User-ID"].to_numpy(), scores["label"].to_numpy(), scores["score"].to_numpy()
+    assert group_auc(*arrays) == pytest.approx(expected_gauc, abs=1e-12)
+    assert average_auc(*arrays) == pytest.approx(expected_avgauc, abs=1e-12)
+
+
+def test_bootstrap_gauc_counts_a_user_drawn_twice_with_twice_their_rows():
+    scores = make_scores(50, seed=12)
+    summary, replicates, per_user = evaluate_scores(scores, [3], 5, seed=3, confidence=0.95)
+    counts = resample_user_counts(len(per_user), 5, seed=3)
+    users, aucs, rows = _sklearn_user_aucs(scores)
+    drawn = counts[:, per_user.index.get_indexer(users)]
+    expected = (drawn * aucs * rows).sum(axis=1) / (drawn * rows).sum(axis=1)
+    np.testing.assert_allclose(replicates["gauc"], expected, rtol=1e-12)
+    np.testing.assert_allclose(replicates["avgauc"],
+                               (drawn * aucs).sum(axis=1) / drawn.sum(axis=1), rtol=1e-12)
+
+
+def test_grouped_aucs_are_nan_without_a_user_of_both_classes():
+    users, labels, scores = np.array([1, 1, 2]), np.array([1, 1, 0]), np.array([0.2, 0.3, 0.4])
+    assert np.isnan(group_auc(users, labels, scores)) and np.isnan(average_auc(users, labels, scores))

@@ -4,6 +4,7 @@ Plain Python (no Kedro): the ``baselines`` pipeline wires these functions into n
 """
 
 from .catboost_models import (
+    CatBoostConfig,
     feature_columns,
     fit_catboost,
     fit_catboost_classifier,
@@ -17,6 +18,7 @@ from .popularity import PopularityRates, fit_popularity, predict_popularity
 from .scores import random_scores, scores_frame
 
 __all__ = [
+    "CatBoostConfig",
     "PopularityRates",
     "feature_columns",
     "fit_catboost",

@@ -1,15 +1,20 @@
 """CatBoost baselines on the model-input tables: a YetiRank ranker and a Logloss classifier.
 
-Both read the columns named by the feature specs (less any ``exclude_fields`` glob patterns in
-their parameters): categorical ids go in as CatBoost categorical features, numeric columns as
-numeric ones. Both stop early on the valid split and keep the best iteration. Nothing is
-written to disk (``allow_writing_files=False``), and CatBoost's progress lines go through
-``logging``.
+Both read the columns named by the feature specs (less any ``exclude_fields`` glob patterns of
+their ``CatBoostConfig``): categorical ids go in as CatBoost categorical features, numeric
+columns as numeric ones. Both stop early on the valid split and keep the best iteration.
+Nothing is written to disk (``allow_writing_files=False``), and CatBoost's progress lines go
+through ``logging``.
 
 Example:
     >>> from book_recs.models.feature_spec import FeatureSpec
     >>> feature_columns([FeatureSpec("Age", "numeric"), FeatureSpec("country", "categorical", 5)])
     (['country'], ['Age'])
+    >>> CatBoostConfig.from_params({"iterations": 300, "learning_rate": 0.1, "depth": 6,
+    ...     "l2_leaf_reg": 3.0, "thread_count": 2, "random_seed": 2021,
+    ...     "early_stopping_rounds": 50, "log_every": 50, "exclude_fields": ["Book-Title_*"]}
+    ...     ).exclude_fields
+    ('Book-Title_*',)
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -29,6 +35,50 @@ from book_recs.models.feature_spec import FeatureSpec, drop_fields
 logger = logging.getLogger(__name__)
 
 GROUP_COLUMN = USER_COLUMN  # one ranking query per user
+
+
+@dataclass(frozen=True)
+class CatBoostConfig:
+    """How a CatBoost baseline is fitted (``params:<namespace>.model`` of the baselines).
+
+    Attributes:
+        iterations: Upper bound on the trees; early stopping on valid usually stops sooner.
+        learning_rate, depth, l2_leaf_reg: CatBoost's own.
+        thread_count: CatBoost is deterministic per thread count (another count, other trees).
+        random_seed: CatBoost's seed.
+        early_stopping_rounds: Trees without a better valid metric before stopping.
+        log_every: One progress line (through ``logging``) every this many trees.
+        exclude_fields: Glob patterns of input fields not to read (e.g. ``Book-Title_*``).
+        eval_metric: The ranker's early-stopping metric on the valid users (a CatBoost ranking
+            metric, e.g. ``NDCG:top=10;type=Base``); the classifier always stops on valid AUC
+            and takes none.
+    """
+
+    iterations: int
+    learning_rate: float
+    depth: int
+    l2_leaf_reg: float
+    thread_count: int
+    random_seed: int
+    early_stopping_rounds: int
+    log_every: int
+    exclude_fields: tuple[str, ...] = ()
+    eval_metric: str | None = None
+
+    def __post_init__(self) -> None:
+        # YAML gives lists; a frozen config keeps a tuple.
+        object.__setattr__(self, "exclude_fields", tuple(self.exclude_fields))
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> CatBoostConfig:
+        """From a parameters dict; unknown or missing keys raise a ValueError naming them."""
+        known = {f.name for f in fields(cls)}
+        required = {f.name for f in fields(cls) if f.default is MISSING}
+        unknown, missing = set(params) - known, required - set(params)
+        if unknown or missing:
+            raise ValueError(f"CatBoost parameters: unknown {sorted(unknown)}, missing "
+                             f"{sorted(missing)}; known: {sorted(known)}")
+        return cls(**params)
 
 
 class _LogStream:
@@ -84,27 +134,27 @@ def _pool(rows: pd.DataFrame, specs: Sequence[FeatureSpec], target: str,
     )
 
 
-def _common_options(params: dict[str, Any]) -> dict[str, Any]:
+def _common_options(config: CatBoostConfig) -> dict[str, Any]:
     return {
-        "iterations": int(params["iterations"]),
-        "learning_rate": float(params["learning_rate"]),
-        "depth": int(params["depth"]),
-        "l2_leaf_reg": float(params["l2_leaf_reg"]),
-        "thread_count": int(params["thread_count"]),
-        "random_seed": int(params["random_seed"]),
+        "iterations": int(config.iterations),
+        "learning_rate": float(config.learning_rate),
+        "depth": int(config.depth),
+        "l2_leaf_reg": float(config.l2_leaf_reg),
+        "thread_count": int(config.thread_count),
+        "random_seed": int(config.random_seed),
         "allow_writing_files": False,
     }
 
 
 def _fit(model: CatBoostRanker | CatBoostClassifier, train_pool: Pool, valid_pool: Pool,
-         params: dict[str, Any], name: str) -> dict[str, Any]:
+         config: CatBoostConfig, name: str) -> dict[str, Any]:
     started = time.perf_counter()
     model.fit(
         train_pool,
         eval_set=valid_pool,
         use_best_model=True,
-        early_stopping_rounds=int(params["early_stopping_rounds"]),
-        verbose=int(params["log_every"]),
+        early_stopping_rounds=int(config.early_stopping_rounds),
+        verbose=int(config.log_every),
         log_cout=_LogStream(logger, name),
         log_cerr=_LogStream(logger, f"{name} (stderr)"),
     )
@@ -130,7 +180,7 @@ def _fit(model: CatBoostRanker | CatBoostClassifier, train_pool: Pool, valid_poo
 
 
 def fit_catboost_ranker(
-    train: pd.DataFrame, valid: pd.DataFrame, specs: Sequence[FeatureSpec], params: dict[str, Any]
+    train: pd.DataFrame, valid: pd.DataFrame, specs: Sequence[FeatureSpec], config: CatBoostConfig
 ) -> tuple[CatBoostRanker, dict[str, Any]]:
     """Fit a YetiRank ranker on ``Book-Rating`` with one query group per user.
 
@@ -138,24 +188,23 @@ def fit_catboost_ranker(
         train: Train model-input rows (any order; sorted by ``User-ID`` here).
         valid: Valid model-input rows, the early-stopping set.
         specs: Which columns are categorical ids and which numeric.
-        params: ``iterations``, ``learning_rate``, ``depth``, ``l2_leaf_reg``, ``thread_count``,
-            ``random_seed``, ``early_stopping_rounds``, ``log_every`` and ``eval_metric``
-            (a CatBoost ranking metric, e.g. ``NDCG:top=10;type=Base``); optional
-            ``exclude_fields`` (glob patterns of fields not to read).
+        config: The fit's settings; ``eval_metric`` is required.
 
     Returns:
         The fitted model (best iteration kept) and a training summary.
     """
-    model = CatBoostRanker(loss_function="YetiRank", eval_metric=params["eval_metric"],
-                           **_common_options(params))
-    specs = drop_fields(specs, params.get("exclude_fields", []))
+    if config.eval_metric is None:
+        raise ValueError("the CatBoost ranker needs an eval_metric, e.g. NDCG:top=10;type=Base")
+    model = CatBoostRanker(loss_function="YetiRank", eval_metric=config.eval_metric,
+                           **_common_options(config))
+    specs = drop_fields(specs, config.exclude_fields)
     train_pool = _pool(sort_by_group(train), specs, RATING_COLUMN, GROUP_COLUMN)
     valid_pool = _pool(sort_by_group(valid), specs, RATING_COLUMN, GROUP_COLUMN)
-    return model, _fit(model, train_pool, valid_pool, params, "catboost_ranker")
+    return model, _fit(model, train_pool, valid_pool, config, "catboost_ranker")
 
 
 def fit_catboost_classifier(
-    train: pd.DataFrame, valid: pd.DataFrame, specs: Sequence[FeatureSpec], params: dict[str, Any]
+    train: pd.DataFrame, valid: pd.DataFrame, specs: Sequence[FeatureSpec], config: CatBoostConfig
 ) -> tuple[CatBoostClassifier, dict[str, Any]]:
     """Fit a Logloss classifier on ``label``, stopping early on valid AUC.
 
@@ -163,19 +212,20 @@ def fit_catboost_classifier(
         train: Train model-input rows.
         valid: Valid model-input rows, the early-stopping set.
         specs: Which columns are categorical ids and which numeric.
-        params: ``iterations``, ``learning_rate``, ``depth``, ``l2_leaf_reg``, ``thread_count``,
-            ``random_seed``, ``early_stopping_rounds`` and ``log_every``; optional
-            ``exclude_fields`` (glob patterns of fields not to read).
+        config: The fit's settings; an ``eval_metric`` is refused (it would be ignored).
 
     Returns:
         The fitted model (best iteration kept) and a training summary.
     """
+    if config.eval_metric is not None:
+        raise ValueError(f"the CatBoost classifier stops early on valid AUC; eval_metric "
+                         f"{config.eval_metric!r} applies to the ranker only")
     model = CatBoostClassifier(loss_function="Logloss", eval_metric="AUC",
-                               custom_metric=["Logloss"], **_common_options(params))
-    specs = drop_fields(specs, params.get("exclude_fields", []))
+                               custom_metric=["Logloss"], **_common_options(config))
+    specs = drop_fields(specs, config.exclude_fields)
     train_pool = _pool(train, specs, LABEL_COLUMN)
     valid_pool = _pool(valid, specs, LABEL_COLUMN)
-    return model, _fit(model, train_pool, valid_pool, params, "catboost_classifier")
+    return model, _fit(model, train_pool, valid_pool, config, "catboost_classifier")
 
 
 def predict_relevance(model: CatBoostRanker, rows: pd.DataFrame) -> np.ndarray:
@@ -189,12 +239,12 @@ def predict_like_probability(model: CatBoostClassifier, rows: pd.DataFrame) -> n
 
 
 def fit_catboost(
-    train: pd.DataFrame, valid: pd.DataFrame, specs: Sequence[FeatureSpec], params: dict[str, Any],
+    train: pd.DataFrame, valid: pd.DataFrame, specs: Sequence[FeatureSpec], config: CatBoostConfig,
     *, ranker: bool,
 ) -> tuple[CatBoostRanker | CatBoostClassifier, dict[str, Any]]:
     """The ranker (``ranker=True``) or the classifier: one entry point for callers that try both."""
     fit = fit_catboost_ranker if ranker else fit_catboost_classifier
-    return fit(train, valid, specs, params)
+    return fit(train, valid, specs, config)
 
 
 def score_catboost(model: CatBoostRanker | CatBoostClassifier, rows: pd.DataFrame,

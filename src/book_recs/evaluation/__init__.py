@@ -1,7 +1,14 @@
 """Metrics, user-level bootstrap and report figures; plain Python, no Kedro."""
 
 from .bootstrap import evaluate_scores, paired_differences, resample_user_counts
-from .metrics import RankedScores, per_user_metrics, weighted_auc
+from .metrics import (
+    RankedScores,
+    average_auc,
+    group_auc,
+    mean_over_users,
+    per_user_metrics,
+    weighted_auc,
+)
 
-__all__ = ["RankedScores", "evaluate_scores", "paired_differences", "per_user_metrics",
-           "resample_user_counts", "weighted_auc"]
+__all__ = ["RankedScores", "average_auc", "evaluate_scores", "group_auc", "mean_over_users",
+           "paired_differences", "per_user_metrics", "resample_user_counts", "weighted_auc"]

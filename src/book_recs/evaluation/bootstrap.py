@@ -1,10 +1,15 @@
 """Point estimates and user-level bootstrap intervals for one score table, and paired differences.
 
 Every resample draws users with replacement; a user drawn c times weighs c in every metric:
-per-user metrics become count-weighted means over the users where they are defined, AUC and
-logloss are recomputed on the drawn users' rows with those counts as row weights. The draws
-depend only on the seed and the sorted user ids, so two models scored on the same users share
-the same resamples and their replicate differences form a paired bootstrap.
+per-user metrics become count-weighted means over the users where they are defined (gAUC also
+weighs each user by their rows), AUC and logloss are recomputed on the drawn users' rows with
+those counts as row weights. The draws depend only on the seed and the sorted user ids, so two
+models scored on the same users share the same resamples and their replicate differences form a
+paired bootstrap.
+
+The two per-user AUC summaries carry FuxiCTR's names (``fuxictr/metrics.py``): ``gauc`` is its
+``gAUC`` (the DIN paper's group AUC: each user's AUC weighted by the user's rows), ``avgauc`` its
+``avgAUC`` (the plain mean of the users' AUCs); both over the users with both classes.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .metrics import PROBABILITY, RankedScores, per_user_metrics, weighted_auc
+from .metrics import PROBABILITY, RankedScores, mean_over_users, per_user_metrics, weighted_auc
 
 logger = logging.getLogger(__name__)
 
 LOWER_IS_BETTER = frozenset({"logloss"})
-PER_USER_SUMMARIES = {"auc": "gauc"}  # per-user column -> its name once averaged over users
+# Per-user columns that are no metric of their own: weights, or summarised under other names.
+NOT_AVERAGED = frozenset({"n_rows", "n_positive", "logloss_sum", "auc"})
 RESAMPLE_CHUNK = 50  # resamples weighted at once for AUC (chunk x rows floats in memory)
 
 
@@ -37,11 +43,22 @@ def resample_user_counts(n_users: int, n_resamples: int, seed: int) -> np.ndarra
     return counts.reshape(n_resamples, n_users).astype(np.float32)
 
 
-def _per_user_metric_names(per_user: pd.DataFrame) -> dict[str, str]:
-    """Summary name -> per-user column for every metric averaged over users."""
-    skipped = {"n_rows", "n_positive", "logloss_sum"}
-    return {PER_USER_SUMMARIES.get(column, column): column
-            for column in per_user.columns if column not in skipped}
+def _user_mean(values: np.ndarray, counts: np.ndarray,
+               weights: np.ndarray | None = None) -> tuple[float, int, np.ndarray]:
+    """Mean of a per-user metric over the users where it is defined (not NaN), each user
+    weighted by ``weights`` (default 1), and its replicates under the resample ``counts``.
+
+    Returns:
+        The point estimate, the users it was computed on, one value per resample.
+    """
+    defined = ~np.isnan(values)
+    drawn = counts[:, defined]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if weights is None:
+            replicates = (drawn @ values[defined]) / drawn.sum(axis=1)
+        else:
+            replicates = (drawn @ (values * weights)[defined]) / (drawn @ weights[defined])
+    return mean_over_users(values, weights), int(defined.sum()), replicates
 
 
 def _interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -78,14 +95,12 @@ def evaluate_scores(scores: pd.DataFrame, ks: list[int], n_resamples: int, seed:
         users_counted["logloss"] = ranked.n_users
         replicates["logloss"] = (counts @ loss) / (counts @ rows)
 
-    for name, column in _per_user_metric_names(per_user).items():
-        values = per_user[column].to_numpy()
-        defined = ~np.isnan(values)
-        points[name] = float(values[defined].mean()) if defined.any() else float("nan")
-        users_counted[name] = int(defined.sum())
-        drawn = counts[:, defined]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            replicates[name] = (drawn @ values[defined]) / drawn.sum(axis=1)
+    user_auc = per_user["auc"].to_numpy()
+    for name, weights in (("gauc", per_user["n_rows"].to_numpy(float)), ("avgauc", None)):
+        points[name], users_counted[name], replicates[name] = _user_mean(user_auc, counts, weights)
+    for column in (c for c in per_user.columns if c not in NOT_AVERAGED):
+        points[column], users_counted[column], replicates[column] = _user_mean(
+            per_user[column].to_numpy(), counts)
 
     metrics = {}
     for name, value in points.items():

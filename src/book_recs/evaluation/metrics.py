@@ -7,6 +7,10 @@ Tie rule (all per-user metrics): rows with equal scores of one user share the av
 positions they occupy, as sklearn's ``ndcg_score(ignore_ties=False)`` does. For nDCG@K and
 Recall@K a tie group straddling position K counts with the expected value over random orders.
 nDCG and nDCG@K use the raw ratings as gains (sklearn semantics); Recall@K counts ``label`` books.
+
+Per-user AUC is summarised under FuxiCTR's two names (``fuxictr/metrics.py``), both over the users
+with both classes: ``gauc`` (its ``gAUC``, the DIN paper's group AUC) weighs each user's AUC by
+the user's rows, ``avgauc`` (its ``avgAUC``) is their plain mean.
 """
 
 from __future__ import annotations
@@ -125,7 +129,8 @@ def per_user_metrics(scores: pd.DataFrame, ks: list[int]) -> pd.DataFrame:
     """Every per-user metric of one score table, indexed by ``User-ID``.
 
     Columns: ``n_rows``, ``n_positive``, ``ndcg``, ``ndcg@K`` and ``recall@K`` for K in ``ks``,
-    ``auc`` (the user's AUC; its mean is gAUC) and, with probabilities, ``logloss_sum``.
+    ``auc`` (the user's AUC: weighted by ``n_rows`` its mean is gAUC, unweighted avgAUC) and,
+    with probabilities, ``logloss_sum``.
     NaN marks a metric undefined for that user.
     """
     ranked = RankedScores(scores)
@@ -140,6 +145,46 @@ def per_user_metrics(scores: pd.DataFrame, ks: list[int]) -> pd.DataFrame:
         probability = scores[PROBABILITY].to_numpy(dtype=float)[ranked.order]
         columns["logloss_sum"] = per_user_logloss_sum(ranked, probability)
     return pd.DataFrame(columns, index=pd.Index(ranked.users, name=USER_COLUMN))
+
+
+def mean_over_users(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Mean of a per-user metric over the users where it is defined (not NaN), each user weighted
+    by ``weights`` (default 1); NaN when no user has it."""
+    defined = ~np.isnan(values)
+    if not defined.any():
+        return float("nan")
+    if weights is None:
+        return float(values[defined].mean())
+    return float((values[defined] * weights[defined]).sum() / weights[defined].sum())
+
+
+def _user_aucs(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> RankedScores:
+    # A score table as the metrics expect it; per-user AUC never reads the rating column.
+    return RankedScores(pd.DataFrame({USER_COLUMN: users, RATING_COLUMN: labels,
+                                      LABEL_COLUMN: labels, SCORE: scores}))
+
+
+def group_auc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
+    """gAUC (FuxiCTR's ``gAUC``): per-user AUC weighted by the user's rows, over the users with
+    both classes; NaN when there are none.
+
+    >>> group_auc(np.array([1, 1, 1, 1, 2, 2]), np.array([1, 0, 0, 0, 1, 0]),
+    ...           np.array([0.9, 0.1, 0.2, 0.3, 0.1, 0.9]))
+    0.6666666666666666
+    """
+    ranked = _user_aucs(users, labels, scores)
+    return mean_over_users(per_user_auc(ranked), ranked.n_rows.astype(float))
+
+
+def average_auc(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> float:
+    """avgAUC (FuxiCTR's ``avgAUC``): the plain mean of the per-user AUCs over the users with
+    both classes; NaN when there are none.
+
+    >>> average_auc(np.array([1, 1, 1, 1, 2, 2]), np.array([1, 0, 0, 0, 1, 0]),
+    ...             np.array([0.9, 0.1, 0.2, 0.3, 0.1, 0.9]))
+    0.5
+    """
+    return mean_over_users(per_user_auc(_user_aucs(users, labels, scores)))
 
 
 def weighted_auc(score: np.ndarray, label: np.ndarray, weights: np.ndarray) -> np.ndarray:

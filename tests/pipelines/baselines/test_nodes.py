@@ -2,7 +2,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from book_recs.baselines import fit_catboost_classifier, fit_catboost_ranker
 from book_recs.columns import KEY_COLUMNS
 from book_recs.pipelines.baselines.nodes import (
     fit_popularity_rates,
@@ -10,6 +9,8 @@ from book_recs.pipelines.baselines.nodes import (
     score_with_classifier,
     score_with_popularity,
     score_with_ranker,
+    train_catboost_classifier,
+    train_catboost_ranker,
 )
 from tests.baselines.frames import SPECS, catboost_params, make_model_input
 
@@ -21,12 +22,13 @@ POPULARITY = {"author_column": "Book-Author", "book_prior_strength": 5.0,
 
 
 def _ranker_scores(rows):
-    model, _ = fit_catboost_ranker(TRAIN, VALID, SPECS, catboost_params(iterations=10))
+    model, _ = train_catboost_ranker(TRAIN, VALID, SPECS, catboost_params(True, iterations=10))
     return score_with_ranker(model, rows)
 
 
 def _classifier_scores(rows):
-    model, _ = fit_catboost_classifier(TRAIN, VALID, SPECS, catboost_params(iterations=10))
+    model, _ = train_catboost_classifier(TRAIN, VALID, SPECS,
+                                         catboost_params(False, iterations=10))
     return score_with_classifier(model, rows)
 
 
@@ -75,3 +77,8 @@ def test_popularity_ignores_valid_and_test_labels():
 def test_random_scores_change_with_the_seed():
     assert not np.array_equal(score_randomly(TEST, {"seed": 1})["score"],
                               score_randomly(TEST, {"seed": 2})["score"])
+
+
+def test_catboost_nodes_reject_an_unknown_parameter_by_name():
+    with pytest.raises(ValueError, match="unknown \\['iteration'\\]"):
+        train_catboost_classifier(TRAIN, VALID, SPECS, {**catboost_params(False), "iteration": 5})

@@ -7,13 +7,12 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
 from book_recs.columns import KEY_COLUMNS
+from book_recs.model_registry import PROBABILITY_MODELS, SHARED_INPUTS, trained_by
 from book_recs.pipelines.baselines import create_pipeline
 from tests.baselines.frames import SPECS, catboost_params, make_model_input
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
-NAMESPACES = ("catboost_ranker", "catboost_classifier", "popularity", "random")
-SHARED_INPUTS = {"model_input_train", "model_input_valid", "model_input_test", "feature_specs"}
-PROBABILITY_MODELS = {"catboost_classifier", "popularity"}
+NAMESPACES = tuple(model.name for model in trained_by("baselines"))
 
 
 def _outputs(namespace: str) -> set[str]:
@@ -23,7 +22,8 @@ def _outputs(namespace: str) -> set[str]:
     return scores | ({"popularity.model"} if namespace == "popularity" else set())
 
 
-def test_pipeline_is_four_namespaces_over_shared_inputs():
+def test_pipeline_is_one_namespace_per_registry_baseline_over_shared_inputs():
+    assert NAMESPACES == ("catboost_ranker", "catboost_classifier", "popularity", "random")
     pipeline = create_pipeline()
     assert {node.namespace for node in pipeline.nodes} == set(NAMESPACES)
     params = {f"params:{ns}.model" for ns in NAMESPACES}
@@ -48,8 +48,8 @@ def run_outputs():
     catalog["model_input_valid"] = make_model_input(6, 6, seed=2, first_user=100)
     catalog["model_input_test"] = make_model_input(6, 6, seed=3, first_user=200)
     catalog["feature_specs"] = SPECS
-    params = {"catboost_ranker": catboost_params(iterations=15),
-              "catboost_classifier": catboost_params(iterations=15),
+    params = {"catboost_ranker": catboost_params(True, iterations=15),
+              "catboost_classifier": catboost_params(False, iterations=15),
               "popularity": {"author_column": "Book-Author", "book_prior_strength": 5.0,
                              "author_prior_strength": 5.0},
               "random": {"seed": 3}}

@@ -4,7 +4,8 @@ import pytest
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 
-from book_recs.pipelines.evaluation import MODEL_NAMESPACES, create_pipeline
+from book_recs.model_registry import MODEL_NAMES
+from book_recs.pipelines.evaluation import create_pipeline
 from tests.evaluation.frames import make_scores
 
 CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
@@ -14,10 +15,10 @@ PARAMS = {"ks": [3, 10], "bootstrap_resamples": 50, "bootstrap_seed": 2021, "con
 
 def test_one_namespace_per_model_with_shared_parameters():
     pipeline = create_pipeline()
-    assert {node.namespace for node in pipeline.nodes} == set(MODEL_NAMESPACES)
+    assert {node.namespace for node in pipeline.nodes} == set(MODEL_NAMES)
     assert pipeline.inputs() == {"params:evaluation"} | {
-        f"{ns}.scores_{split}" for ns in MODEL_NAMESPACES for split in ("valid", "test")}
-    assert pipeline.outputs() == {f"{ns}.{name}" for ns in MODEL_NAMESPACES for name in OUTPUTS}
+        f"{ns}.scores_{split}" for ns in MODEL_NAMES for split in ("valid", "test")}
+    assert pipeline.outputs() == {f"{ns}.{name}" for ns in MODEL_NAMES for name in OUTPUTS}
     assert all("evaluation" in node.tags for node in pipeline.nodes)
 
 
@@ -35,7 +36,7 @@ def test_pipeline_runs_end_to_end_and_deterministically(namespaces):
 
     first, second = run(), run()
     assert set(first["finalmlp.metrics"]["test"]["metrics"]) >= {
-        "auc", "logloss", "gauc", "ndcg", "ndcg@3", "recall@10"}
+        "auc", "logloss", "gauc", "avgauc", "ndcg", "ndcg@3", "recall@10"}
     assert "logloss" not in first["random.metrics"]["test"]["metrics"]
     assert first["random.metrics"]["valid"]["n_rows"] == len(make_scores(20, seed=1))
     splits = first["random.bootstrap_replicates"]["split"].value_counts().to_dict()

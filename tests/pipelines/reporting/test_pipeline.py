@@ -51,6 +51,8 @@ def test_evaluation_and_reporting_run_end_to_end():
     pairs = catalog.load("paired_differences")
     assert set(pairs["model_b"]) == {"popularity", "random"} and set(pairs["model_a"]) == {"finalmlp"}
     assert (pairs["ci_low"] <= pairs["ci_high"]).all()
-    assert "## test" in catalog.load("model_comparison_markdown")
+    assert {"gauc", "avgauc"} <= set(pairs["metric"]) and {"gauc", "avgauc"} <= set(comparison["metric"])
+    markdown = catalog.load("model_comparison_markdown")
+    assert "## test" in markdown and "| model | auc | logloss | gauc | avgauc | ndcg |" in markdown
     assert all(isinstance(catalog.load(name), Figure) for name in FIGURES)
     assert catalog.load("recommendations_test")["rank"].max() == 3

@@ -9,7 +9,10 @@ import pandas as pd
 from catboost import CatBoostClassifier, CatBoostRanker
 
 from book_recs.baselines import (
+    CatBoostConfig,
     PopularityRates,
+    fit_catboost_classifier,
+    fit_catboost_ranker,
     fit_popularity,
     predict_like_probability,
     predict_popularity,
@@ -17,8 +20,23 @@ from book_recs.baselines import (
     random_scores,
     scores_frame,
 )
+from book_recs.models.feature_spec import FeatureSpec
 
 logger = logging.getLogger(__name__)
+
+
+def train_catboost_ranker(train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
+                          params: dict[str, Any]) -> tuple[CatBoostRanker, dict[str, Any]]:
+    """Fit the YetiRank ranker (early stopping on valid) from ``params:catboost_ranker.model``;
+    return it and its training summary."""
+    return fit_catboost_ranker(train, valid, specs, CatBoostConfig.from_params(params))
+
+
+def train_catboost_classifier(train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
+                              params: dict[str, Any]) -> tuple[CatBoostClassifier, dict[str, Any]]:
+    """Fit the Logloss classifier (early stopping on valid AUC) from
+    ``params:catboost_classifier.model``; return it and its training summary."""
+    return fit_catboost_classifier(train, valid, specs, CatBoostConfig.from_params(params))
 
 
 def score_with_ranker(model: CatBoostRanker, rows: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Four baselines, each its own namespace over the shared model-input tables.
+"""The baselines of the model registry, each its own namespace over the shared model-input tables.
 
 Inside namespace ``ns`` the template names ``model``, ``training_summary``, ``scores_valid``,
 ``scores_test`` become ``ns.model`` ... and ``params:model`` becomes ``params:ns.model``; the
@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from kedro.pipeline import Node, Pipeline
 
-from book_recs.baselines import fit_catboost_classifier, fit_catboost_ranker
+from book_recs.model_registry import SHARED_INPUTS, trained_by
 
 from .nodes import (
     fit_popularity_rates,
@@ -19,9 +19,10 @@ from .nodes import (
     score_with_classifier,
     score_with_popularity,
     score_with_ranker,
+    train_catboost_classifier,
+    train_catboost_ranker,
 )
 
-SHARED_INPUTS = {"model_input_train", "model_input_valid", "model_input_test", "feature_specs"}
 SPLITS_SCORED = ("valid", "test")
 
 
@@ -60,14 +61,19 @@ def _random_template() -> Pipeline:
     ])
 
 
+# One template builder per registry kind.
+TEMPLATES: dict[str, Callable[[], Pipeline]] = {
+    "catboost_ranker": lambda: _catboost_template(train_catboost_ranker, score_with_ranker),
+    "catboost_classifier": lambda: _catboost_template(train_catboost_classifier,
+                                                      score_with_classifier),
+    "popularity": _popularity_template,
+    "random": _random_template,
+}
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    """The catboost_ranker, catboost_classifier, popularity and random baselines, summed."""
-    templates = {
-        "catboost_ranker": _catboost_template(fit_catboost_ranker, score_with_ranker),
-        "catboost_classifier": _catboost_template(fit_catboost_classifier, score_with_classifier),
-        "popularity": _popularity_template(),
-        "random": _random_template(),
-    }
+    """Every model the registry has the ``baselines`` pipeline train, one namespace each, summed."""
+    templates = {model.name: TEMPLATES[model.kind]() for model in trained_by("baselines")}
     return sum(
         (Pipeline(template, namespace=namespace, inputs=SHARED_INPUTS & template.inputs())
          for namespace, template in templates.items()),

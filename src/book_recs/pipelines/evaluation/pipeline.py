@@ -1,4 +1,4 @@
-"""One evaluation template, reused per model namespace.
+"""One evaluation template, reused per model namespace of the model registry.
 
 Inside namespace ``ns`` the template reads ``ns.scores_valid`` / ``ns.scores_test`` and writes
 ``ns.metrics``, ``ns.bootstrap_replicates``, ``ns.per_user_metrics_test``; ``params:evaluation``
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
+from book_recs.model_registry import MODEL_NAMES
+
 from .nodes import evaluate_model
 
-# Extend this to evaluate another model writing `{ns}.scores_valid` / `{ns}.scores_test`.
-MODEL_NAMESPACES = ("finalmlp", "dualmlp", "catboost_ranker", "catboost_classifier",
-                    "popularity", "random")
 SHARED_PARAMETERS = "params:evaluation"
 
 
@@ -28,8 +27,8 @@ def evaluation_template() -> Pipeline:
     ])
 
 
-def create_pipeline(namespaces: tuple[str, ...] = MODEL_NAMESPACES, **kwargs) -> Pipeline:
-    """The evaluation template once per model namespace, summed."""
+def create_pipeline(namespaces: tuple[str, ...] = MODEL_NAMES, **kwargs) -> Pipeline:
+    """The evaluation template once per model namespace (every registry model), summed."""
     return sum((Pipeline(evaluation_template(), namespace=namespace,
                          parameters={SHARED_PARAMETERS}, tags="evaluation")
                 for namespace in namespaces), Pipeline([]))

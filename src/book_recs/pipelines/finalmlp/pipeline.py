@@ -2,10 +2,11 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from book_recs.model_registry import SHARED_INPUTS, trained_by
+
 from .nodes import explain_model, score_model, train_model
 
-MODELS = ("finalmlp", "dualmlp")
-SHARED_INPUTS = {"model_input_train", "model_input_valid", "model_input_test", "feature_specs"}
+MODELS = tuple(model.name for model in trained_by("finalmlp"))
 
 
 def create_template() -> Pipeline:

@@ -7,7 +7,7 @@ from functools import partial, update_wrapper
 from kedro.pipeline import Node, Pipeline
 
 from book_recs.evaluation.plots import plot_gate_means, plot_stream_contributions
-from book_recs.pipelines.evaluation import MODEL_NAMESPACES
+from book_recs.model_registry import MODEL_NAMES, PROBABILITY_MODELS, REFERENCE_MODEL
 
 from .nodes import (
     compute_paired_differences,
@@ -18,16 +18,13 @@ from .nodes import (
     tabulate_model_comparison,
 )
 
-REFERENCE_MODEL = "finalmlp"
-PROBABILITY_MODELS = ("finalmlp", "dualmlp", "catboost_classifier", "popularity")
-
 
 def _named(function, **fixed):
     """``function`` with some arguments fixed, keeping its name for Kedro."""
     return update_wrapper(partial(function, **fixed), function)
 
 
-def create_pipeline(namespaces: tuple[str, ...] = MODEL_NAMESPACES,
+def create_pipeline(namespaces: tuple[str, ...] = MODEL_NAMES,
                     reference: str = REFERENCE_MODEL, **kwargs) -> Pipeline:
     """Comparison table, paired differences, figures and FinalMLP's top-N recommendations."""
     probability_models = [ns for ns in namespaces if ns in PROBABILITY_MODELS]
