@@ -1,20 +1,31 @@
 """The tuning pipeline never sees the test split, and its search runs, prunes and resumes."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from book_recs.baselines.catboost_models import fit_catboost, score_catboost
+from book_recs.baselines.catboost_models import CatBoostConfig, fit_catboost, score_catboost
+from book_recs.datasets import OptunaStorageDataset
+from book_recs.evaluation import average_auc, group_auc
 from book_recs.models.feature_spec import FeatureSpec
-from book_recs.models.trainer import group_auc
 from book_recs.pipelines.tuning import create_pipeline
-from book_recs.pipelines.tuning.nodes import tune_catboost_ranker, tune_finalmlp
+from book_recs.pipelines.tuning.nodes import VALID_METRICS, tune_catboost_ranker, tune_finalmlp
+
+CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 
 
 def test_tuning_inputs_exclude_the_test_split():
     inputs = create_pipeline().inputs()
     assert not any("test" in name for name in inputs), inputs
-    assert {"model_input_train", "model_input_valid", "feature_specs"} <= inputs
+    assert {"model_input_train", "model_input_valid", "feature_specs", "optuna_storage"} <= inputs
+
+
+def test_every_configured_catboost_objective_is_a_known_valid_metric():
+    tuning = yaml.safe_load((CONF / "parameters_tuning.yml").read_text())["tuning"]
+    assert set(tuning["catboost_objectives"].values()) <= set(VALID_METRICS)
 
 
 def tiny_split(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -27,9 +38,14 @@ def tiny_split(rng: np.random.Generator, n: int) -> pd.DataFrame:
 
 
 @pytest.fixture
-def tuning_params(tmp_path):
+def storage(tmp_path):
+    return OptunaStorageDataset(url=f"sqlite:///{tmp_path / 'tuning.db'}").load()
+
+
+@pytest.fixture
+def tuning_params():
     return {
-        "seed": 1, "study_name": "t", "storage": f"sqlite:///{tmp_path / 'tuning.db'}",
+        "seed": 1, "study_name": "t",
         "n_trials": 3, "timeout_seconds": 60, "max_epochs": 2,
         "pruner_startup_trials": 1, "pruner_warmup_epochs": 0,
         "finalmlp_space": {"model.embedding_dim": {"choices": [4, 8]},
@@ -37,20 +53,20 @@ def tuning_params(tmp_path):
     }
 
 
-def test_tune_finalmlp_returns_trials_and_best_parameters_and_resumes(tuning_params):
+def test_tune_finalmlp_returns_trials_and_best_parameters_and_resumes(tuning_params, storage):
     rng = np.random.default_rng(0)
     specs = [FeatureSpec("Age", "numeric", context="user"), FeatureSpec("Book-Author", "categorical", 6)]
     base = {"model": {"embedding_dim": 4, "mlp1_hidden_units": [8], "mlp2_hidden_units": [8],
                       "fs_hidden_units": [8], "num_heads": 2},
             "training": {"seed": 1, "batch_size": 64, "epochs": 1, "early_stop_patience": 2}}
     train, valid = tiny_split(rng, 300), tiny_split(rng, 100)
-    trials, tuned = tune_finalmlp(train, valid, specs, base, tuning_params)
+    trials, tuned = tune_finalmlp(train, valid, specs, base, tuning_params, storage)
     best = tuned["finalmlp"]
     assert len(trials) == 3
     assert best["model"]["embedding_dim"] in (4, 8)
     assert 1e-3 <= best["training"]["learning_rate"] <= 1e-2
     assert best["model"]["mlp1_hidden_units"] == [8]  # untouched keys keep the base value
-    trials_again, _ = tune_finalmlp(train, valid, specs, base, tuning_params)
+    trials_again, _ = tune_finalmlp(train, valid, specs, base, tuning_params, storage)
     assert len(trials_again) == 6  # the study resumed from its storage
 
 
@@ -67,28 +83,40 @@ def ranker_tuning_params(tuning_params, objective):
             "catboost_objectives": {"catboost_ranker": objective}}
 
 
-def test_tune_catboost_ranker_maximises_the_valid_gauc_of_its_relevances(tuning_params):
+@pytest.mark.parametrize("objective, metric", [("gauc", group_auc), ("avgauc", average_auc)])
+def test_tune_catboost_ranker_maximises_the_valid_per_user_auc_of_its_relevances(
+        tuning_params, storage, objective, metric):
     """The ranker's relevances are not probabilities; it is chosen on the per-user AUC it is
-    compared on."""
+    compared on, computed as the evaluation reports it."""
     rng = np.random.default_rng(1)
     train, valid = tiny_split(rng, 300), tiny_split(rng, 100)
     trials, tuned = tune_catboost_ranker(train, valid, RANKER_SPECS, RANKER_BASE,
-                                         ranker_tuning_params(tuning_params, "gauc"))
+                                         ranker_tuning_params(tuning_params, objective), storage)
     assert trials["state"].tolist() == ["COMPLETE", "COMPLETE"]
     assert trials["seconds"].gt(0).all() and trials["best_step"].ge(0).all()
     best = tuned["catboost_ranker"]["model"]
     assert 2 <= best["depth"] <= 4
-    model, _ = fit_catboost(train, valid, RANKER_SPECS, best, ranker=True)
-    expected = group_auc(valid["User-ID"].to_numpy(), valid["label"].to_numpy(),
-                         score_catboost(model, valid, RANKER_SPECS))
-    assert trials["valid_gauc"].max() == pytest.approx(expected)
+    model, _ = fit_catboost(train, valid, RANKER_SPECS, CatBoostConfig.from_params(best),
+                            ranker=True)
+    expected = metric(valid["User-ID"].to_numpy(), valid["label"].to_numpy(),
+                      score_catboost(model, valid, RANKER_SPECS))
+    assert trials[f"valid_{objective}"].max() == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("objectives", [{"catboost_ranker": "logloss"}, {}],
                          ids=["unknown", "missing"])
-def test_tune_catboost_refuses_an_unknown_or_missing_objective(tuning_params, objectives):
+def test_tune_catboost_refuses_an_unknown_or_missing_objective(tuning_params, storage, objectives):
     rng = np.random.default_rng(1)
     params = {**ranker_tuning_params(tuning_params, None), "catboost_objectives": objectives}
     with pytest.raises(ValueError, match="catboost_objectives.catboost_ranker"):
         tune_catboost_ranker(tiny_split(rng, 300), tiny_split(rng, 100), RANKER_SPECS, RANKER_BASE,
-                             params)
+                             params, storage)
+
+
+def test_tune_catboost_refuses_an_unknown_base_parameter_before_any_trial(tuning_params, storage):
+    rng = np.random.default_rng(1)
+    with pytest.raises(ValueError, match=r"unknown \['max_depth'\]"):
+        tune_catboost_ranker(tiny_split(rng, 300), tiny_split(rng, 100), RANKER_SPECS,
+                             {**RANKER_BASE, "max_depth": 3},
+                             ranker_tuning_params(tuning_params, "avgauc"), storage)
+    assert storage.get_all_studies() == []

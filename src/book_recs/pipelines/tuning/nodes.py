@@ -1,7 +1,8 @@
 """Hyperparameter search with Optuna on the VALID split only (TPE, seeded, median pruning).
 
 The test split never reaches these nodes: the pipeline's inputs are the train and valid model
-input only (a test checks it).
+input only (a test checks it). The studies live in the catalog's ``optuna_storage``, which Optuna
+writes each trial to as it finishes, so a rerun resumes them.
 """
 
 from __future__ import annotations
@@ -17,19 +18,23 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from book_recs.baselines import catboost_models
+from book_recs.baselines.catboost_models import CatBoostConfig
 from book_recs.columns import LABEL_COLUMN, USER_COLUMN
+from book_recs.evaluation import average_auc, group_auc
 from book_recs.models.data import to_tensors
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.trainer import TrainingConfig, fit, group_auc, seed_everything
+from book_recs.models.trainer import TrainingConfig, fit, seed_everything
 
 logger = logging.getLogger(__name__)
 
-# What a CatBoost search can maximise on valid: f(users, labels, scores). Rankings only, so both
-# suit the ranker, whose relevances are not probabilities (hence no logloss).
+# What a CatBoost search can maximise on valid: f(users, labels, scores), each computed as the
+# evaluation reports it. Rankings only, so all suit the ranker, whose relevances are not
+# probabilities (hence no logloss).
 VALID_METRICS = {
     "auc": lambda users, labels, scores: roc_auc_score(labels, scores),
-    "gauc": group_auc,
+    "gauc": group_auc,       # per-user AUC weighted by the user's rows (FuxiCTR's gAUC)
+    "avgauc": average_auc,   # plain mean of the per-user AUCs (FuxiCTR's avgAUC)
 }
 
 
@@ -55,11 +60,12 @@ def apply_trial(trial: optuna.Trial, base: dict[str, Any], space: dict[str, dict
     return params
 
 
-def make_study(tuning: dict[str, Any], name: str, objective: str = "auc") -> optuna.Study:
+def make_study(tuning: dict[str, Any], storage: optuna.storages.BaseStorage, name: str,
+               objective: str = "auc") -> optuna.Study:
     """A seeded TPE study maximising valid ``objective`` with a median pruner, resumed from
-    ``storage`` when it exists (one study per model and objective, so values never mix)."""
+    ``storage`` when it holds it (one study per model and objective, so values never mix)."""
     study = optuna.create_study(
-        study_name=f"{tuning['study_name']}-{name}-{objective}", storage=tuning.get("storage"),
+        study_name=f"{tuning['study_name']}-{name}-{objective}", storage=storage,
         load_if_exists=True, direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=tuning["seed"]),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=tuning["pruner_startup_trials"],
@@ -88,10 +94,11 @@ def trials_table(study: optuna.Study, space: dict[str, Any]) -> pd.DataFrame:
 
 def tune_finalmlp(
     train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
-    base_params: dict[str, Any], tuning: dict[str, Any],
+    base_params: dict[str, Any], tuning: dict[str, Any], storage: optuna.storages.BaseStorage,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Search FinalMLP's space on valid AUC; return the trials and the best parameters in the
-    layout of a parameters file (``{finalmlp: {model, training}}``), ready to become a preset."""
+    """Search FinalMLP's space on valid AUC in a study of ``storage``; return the trials and the
+    best parameters in the layout of a parameters file (``{finalmlp: {model, training}}``), ready
+    to become a preset."""
     train_tensors, valid_tensors = to_tensors(train, specs), to_tensors(valid, specs)
     space = tuning["finalmlp_space"]
 
@@ -119,7 +126,7 @@ def tune_finalmlp(
         trial.set_user_attr("best_epoch", int(history["valid_auc"].idxmax()) + 1)
         return float(history["valid_auc"].max())
 
-    study = make_study(tuning, "finalmlp")
+    study = make_study(tuning, storage, "finalmlp")
     study.optimize(objective, n_trials=tuning["n_trials"], timeout=tuning["timeout_seconds"],
                    callbacks=[log_trial])
     best = apply_trial(optuna.trial.FixedTrial(study.best_trial.params), base_params, space)
@@ -129,13 +136,16 @@ def tune_finalmlp(
 
 def tune_catboost(
     train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
-    base_params: dict[str, Any], tuning: dict[str, Any], name: str,
+    base_params: dict[str, Any], tuning: dict[str, Any], storage: optuna.storages.BaseStorage,
+    name: str,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The same budget for a CatBoost baseline (``name``: catboost_classifier or catboost_ranker),
     each maximising the valid metric it is compared on, ``tuning["catboost_objectives"][name]``:
-    ``auc`` (pooled) or ``gauc`` (mean per-user AUC, what a ranker is for)."""
+    ``auc`` (pooled), ``gauc`` or ``avgauc`` (per-user AUC weighted by rows or not: what a ranker
+    is for). ``base_params`` must be a valid ``CatBoostConfig``; every trial's parameters too."""
     space = tuning["catboost_space"]
     ranker = name == "catboost_ranker"
+    CatBoostConfig.from_params(base_params)  # a wrong key fails here, not in trial 1
     # An override that drops the entry gets this error too, not a bare KeyError.
     metric = tuning.get("catboost_objectives", {}).get(name)
     if metric not in VALID_METRICS:
@@ -145,13 +155,14 @@ def tune_catboost(
 
     def objective(trial: optuna.Trial) -> float:
         params = apply_trial(trial, {"model": base_params}, space)["model"]
-        model, summary = catboost_models.fit_catboost(train, valid, specs, params, ranker=ranker)
+        config = CatBoostConfig.from_params(params)
+        model, summary = catboost_models.fit_catboost(train, valid, specs, config, ranker=ranker)
         trial.set_user_attr("seconds", summary["seconds"])
         trial.set_user_attr("best_iteration", summary["best_iteration"])
         scores = catboost_models.score_catboost(model, valid, specs)
         return float(VALID_METRICS[metric](users, labels, scores))
 
-    study = make_study(tuning, name, metric)
+    study = make_study(tuning, storage, name, metric)
     study.optimize(objective, n_trials=tuning["catboost_trials"], timeout=tuning["timeout_seconds"],
                    callbacks=[log_trial])
     best = apply_trial(optuna.trial.FixedTrial(study.best_trial.params), {"model": base_params}, space)
@@ -161,15 +172,17 @@ def tune_catboost(
 
 
 def tune_catboost_classifier(train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
-                             base_params: dict[str, Any], tuning: dict[str, Any]):
+                             base_params: dict[str, Any], tuning: dict[str, Any],
+                             storage: optuna.storages.BaseStorage):
     """``tune_catboost`` for the CatBoost classifier."""
-    return tune_catboost(train, valid, specs, base_params, tuning, "catboost_classifier")
+    return tune_catboost(train, valid, specs, base_params, tuning, storage, "catboost_classifier")
 
 
 def tune_catboost_ranker(train: pd.DataFrame, valid: pd.DataFrame, specs: list[FeatureSpec],
-                         base_params: dict[str, Any], tuning: dict[str, Any]):
+                         base_params: dict[str, Any], tuning: dict[str, Any],
+                         storage: optuna.storages.BaseStorage):
     """``tune_catboost`` for the CatBoost ranker."""
-    return tune_catboost(train, valid, specs, base_params, tuning, "catboost_ranker")
+    return tune_catboost(train, valid, specs, base_params, tuning, storage, "catboost_ranker")
 
 
 def log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
