@@ -37,10 +37,11 @@ def test_registry_has_each_stage_and_a_default(context):
 
 
 def test_every_dataset_a_pipeline_names_is_declared_in_the_catalog(context):
-    """No silent MemoryDatasets: every input and output persists through the catalog."""
+    """No silent MemoryDatasets: every input and output of every pipeline (those run on request
+    too) persists through the catalog."""
     catalog = context.catalog
     undeclared = []
-    for name in sorted(pipelines["__default__"].datasets()):
+    for name in sorted(set().union(*(pipe.datasets() for pipe in pipelines.values()))):
         if name.startswith("params:") or name == "parameters":
             continue
         if name not in catalog or isinstance(catalog[name], MemoryDataset):
@@ -63,3 +64,21 @@ def test_every_environment_loads_its_configuration(env):
         context = session.load_context()
         assert context.params
         assert "books_raw" in context.catalog
+
+
+def _globals_and_title_cache(env: str | None) -> tuple[dict, str]:
+    bootstrap_project(PROJECT_PATH)
+    with KedroSession.create(project_path=PROJECT_PATH, env=env) as session:
+        context = session.load_context()
+        cache = context.catalog["title_embeddings"]._describe()["filepath"]
+        return context.config_loader["globals"], str(cache)
+
+
+def test_every_environment_writes_its_own_data_dir_and_shares_the_title_cache():
+    """A preset run never overwrites another environment's outputs; the title cache, keyed by
+    encoder and title, is the one file they all share."""
+    resolved = {env or "base": _globals_and_title_cache(env) for env in [None, *ENVIRONMENTS]}
+    data_dirs = {env: globals_["data_dir"] for env, (globals_, _) in resolved.items()}
+    assert len(set(data_dirs.values())) == len(data_dirs), data_dirs
+    assert all(path == f"data/{env}" for env, path in data_dirs.items() if env != "base")
+    assert len({cache for _, cache in resolved.values()}) == 1
