@@ -8,6 +8,7 @@ Usage (from the repo root; the full data defaults to ../shared/data/book-crossin
     python benchmarks/full_run.py --env tuned       # the tuned preset (full data, outputs in data/tuned)
     python benchmarks/full_run.py --env base        # the shipped sample
     python benchmarks/full_run.py --env article --data-dir ../shared/data/book-crossing  # a preset
+                                                    # (outputs in its data_dir, data/article)
 
 MLflow tracking is off here (each stage would be its own run); a regression is one command away.
 """
@@ -26,9 +27,18 @@ from pathlib import Path
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 STAGES = ("data_processing", "data_split", "feature_engineering", "finalmlp", "baselines",
           "evaluation", "reporting", "recommendation")
-TITLE_CACHE = PROJECT_PATH / "data" / "04_feature" / "title_embeddings.parquet"
-# Environments that read the complete data, and where they write (conf/<env>/globals.yml).
-FULL_DATA_OUTPUTS = {"full": "data/full", "tuned": "data/tuned"}
+# Environments that read the complete data (conf/<env>/globals.yml).
+FULL_DATA_ENVS = ("full", "tuned")
+
+
+def configured_globals(env: str) -> dict:
+    """The environment's globals merged over base: ``data_dir``, ``title_embedding_cache`` ..."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(PROJECT_PATH)
+    with KedroSession.create(project_path=PROJECT_PATH, env=env) as session:
+        return dict(session.load_context().config_loader["globals"])
 
 
 def run_stage(stage: str, env: str) -> dict[str, float]:
@@ -45,12 +55,14 @@ def run_stage(stage: str, env: str) -> dict[str, float]:
 
 
 def headline_metrics(data_dir: Path) -> dict[str, dict[str, float]]:
-    """Test-split AUC, gAUC, nDCG@3 and mean per-user nDCG of every model, from its metrics report."""
+    """Test-split AUC, gAUC, avgAUC, nDCG@3 and mean per-user nDCG of every model, from its
+    metrics report."""
     metrics = {}
     for path in sorted((data_dir / "08_reporting").glob("*/metrics.json")):
         test = json.loads(path.read_text())["test"]["metrics"]
         metrics[path.parent.name] = {name: round(test[name]["value"], 4)
-                                     for name in ("auc", "gauc", "ndcg@3", "ndcg") if name in test}
+                                     for name in ("auc", "gauc", "avgauc", "ndcg@3", "ndcg")
+                                     if name in test}
     return metrics
 
 
@@ -62,7 +74,7 @@ def main() -> None:
                         "tuned: ../shared/data/book-crossing)")
     parser.add_argument("--stage", help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
-    if args.env in FULL_DATA_OUTPUTS and not args.data_dir and "BOOK_CROSSING_DIR" not in os.environ:
+    if args.env in FULL_DATA_ENVS and not args.data_dir and "BOOK_CROSSING_DIR" not in os.environ:
         args.data_dir = str(PROJECT_PATH.parent / "shared" / "data" / "book-crossing")
 
     if args.stage:
@@ -72,8 +84,10 @@ def main() -> None:
     if args.data_dir:
         os.environ["BOOK_CROSSING_DIR"] = args.data_dir
     os.environ["BOOK_RECS_TRACKING"] = "off"
-    if args.cold and TITLE_CACHE.exists():
-        TITLE_CACHE.unlink()
+    configured = configured_globals(args.env)
+    title_cache = PROJECT_PATH / configured["title_embedding_cache"]
+    if args.cold and title_cache.exists():
+        title_cache.unlink()
     rows, total = [], 0.0
     for stage in STAGES:
         child = subprocess.run(
@@ -89,8 +103,7 @@ def main() -> None:
         print(f"{stage:<20} {figures['seconds']:8.1f} s  {figures['peak_mb']:8.0f} MB peak", flush=True)
     print(f"{'total':<20} {total:8.1f} s  {max(r[2] for r in rows):8.0f} MB peak "
           f"({'cold' if args.cold else 'warm'}, env {args.env})")
-    data_dir = PROJECT_PATH / FULL_DATA_OUTPUTS.get(args.env, "data")
-    print(json.dumps(headline_metrics(data_dir), indent=1))
+    print(json.dumps(headline_metrics(PROJECT_PATH / configured["data_dir"]), indent=1))
 
 
 if __name__ == "__main__":
