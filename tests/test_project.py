@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from kedro.framework.project import pipelines
+from kedro.config import OmegaConfigLoader
+from kedro.framework.project import pipelines, settings
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import MemoryDataset
@@ -66,19 +67,20 @@ def test_every_environment_loads_its_configuration(env):
         assert "books_raw" in context.catalog
 
 
-def _globals_and_title_cache(env: str | None) -> tuple[dict, str]:
-    bootstrap_project(PROJECT_PATH)
-    with KedroSession.create(project_path=PROJECT_PATH, env=env) as session:
-        context = session.load_context()
-        cache = context.catalog["title_embeddings"]._describe()["filepath"]
-        return context.config_loader["globals"], str(cache)
+def _configuration(env: str | None) -> OmegaConfigLoader:
+    """The environment's configuration as the project loads it (base merged under ``env``)."""
+    bootstrap_project(PROJECT_PATH)  # the project's settings: its resolvers and merge strategy
+    args = {**settings.CONFIG_LOADER_ARGS, "default_run_env": env or "local"}
+    return OmegaConfigLoader(conf_source=str(PROJECT_PATH / "conf"), **args)
 
 
 def test_every_environment_writes_its_own_data_dir_and_shares_the_title_cache():
     """A preset run never overwrites another environment's outputs; the title cache, keyed by
     encoder and title, is the one file they all share."""
-    resolved = {env or "base": _globals_and_title_cache(env) for env in [None, *ENVIRONMENTS]}
-    data_dirs = {env: globals_["data_dir"] for env, (globals_, _) in resolved.items()}
+    configs = {env or "base": _configuration(env) for env in [None, *ENVIRONMENTS]}
+    data_dirs = {env: config["globals"]["data_dir"] for env, config in configs.items()}
     assert len(set(data_dirs.values())) == len(data_dirs), data_dirs
     assert all(path == f"data/{env}" for env, path in data_dirs.items() if env != "base")
-    assert len({cache for _, cache in resolved.values()}) == 1
+    caches = {config["catalog"][name]["filepath"] for config in configs.values()
+              for name in ("title_embeddings", "title_embeddings_cached")}
+    assert len(caches) == 1, caches
