@@ -115,3 +115,21 @@ class TrackingHooks:
                 target = Path(tmp) / f"{name}.pkl"
                 target.write_bytes(pickle.dumps(data))
                 mlflow.log_artifact(str(target), artifact_path="models")
+
+
+class SparkHooks:
+    """Starts the Spark session of an environment whose engine is ``pyspark`` (Kedro's PySpark
+    recipe): its configuration is ``conf/<env>/spark.yml`` (master, memory, SQL settings), so a
+    cluster is one file away. Ibis's PySpark backend then picks this session up."""
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        if context.config_loader["globals"].get("engine") != "pyspark":
+            return
+        from pyspark import SparkConf
+        from pyspark.sql import SparkSession
+
+        settings = {key: str(value) for key, value in context.config_loader["spark"].items()}
+        session = (SparkSession.builder.appName(context.project_path.name)
+                   .config(conf=SparkConf().setAll(settings.items())).getOrCreate())
+        session.sparkContext.setLogLevel("WARN")

@@ -57,8 +57,8 @@ MODEL_NAMES = tuple(model.name for model in MODELS)
 PROBABILITY_MODELS = tuple(model.name for model in MODELS if model.has_probability)
 
 # What every training pipeline reads, shared by all model namespaces (never namespaced).
-SHARED_INPUTS = frozenset({"model_input_train", "model_input_valid", "model_input_test",
-                           "feature_specs"})
+SHARED_INPUTS = frozenset({"model_input_train@pandas", "model_input_valid@pandas",
+                           "model_input_test@pandas", "feature_specs"})
 
 
 def trained_by(pipeline: str) -> tuple[ModelEntry, ...]:

@@ -1,11 +1,14 @@
-"""Feature stage as plain Python (no Kedro): cached title embeddings and train-fitted transformers.
+"""Feature stage as plain Python (no Kedro): cached title embeddings, their PCA, and the Ibis
+expressions that turn cleaned rows into model input with the tables fitted on train.
 
-Score new rows with what the pipeline fitted (``feature_transformers`` in the catalog):
+Score new rows with what the pipeline fitted (the catalog's ``title_components``,
+``item_statistics``, ``statistics_priors``, ``vocabularies`` and ``scaling_statistics``):
 
-    >>> model_input = build_model_input(rows, title_embeddings, transformers)  # doctest: +SKIP
+    >>> model_input.build_model_input(rows, config, *fitted_tables)  # doctest: +SKIP
 """
 
-from .item_statistics import ItemStatistics, statistic_columns
+from . import item_statistics, model_input, title_components
+from .fields import FieldConfig, statistic_columns
 from .title_embeddings import (
     DEFAULT_ENCODER,
     add_title_embeddings,
@@ -14,26 +17,17 @@ from .title_embeddings import (
     load_title_encoder,
     title_matrix,
 )
-from .transformers import (
-    FeatureTransformers,
-    FieldConfig,
-    build_model_input,
-    build_train_model_input,
-    category_tokens,
-)
 
 __all__ = [
     "DEFAULT_ENCODER",
-    "FeatureTransformers",
     "FieldConfig",
-    "ItemStatistics",
     "add_title_embeddings",
-    "build_model_input",
-    "build_train_model_input",
-    "category_tokens",
     "empty_title_cache",
     "encoder_key",
+    "item_statistics",
     "load_title_encoder",
+    "model_input",
     "statistic_columns",
+    "title_components",
     "title_matrix",
 ]

@@ -28,7 +28,7 @@ SPLITS_SCORED = ("valid", "test")
 
 def _scoring_nodes(score: Callable, model_input: str) -> list[Node]:
     return [
-        Node(score, inputs={model_input: "model", "rows": f"model_input_{split}"},
+        Node(score, inputs={model_input: "model", "rows": f"model_input_{split}@pandas"},
              outputs=f"scores_{split}", name=f"score_{split}", tags="scoring")
         for split in SPLITS_SCORED
     ]
@@ -37,7 +37,7 @@ def _scoring_nodes(score: Callable, model_input: str) -> list[Node]:
 def _catboost_template(fit: Callable, score: Callable) -> Pipeline:
     training = Node(
         fit,
-        inputs={"train": "model_input_train", "valid": "model_input_valid",
+        inputs={"train": "model_input_train@pandas", "valid": "model_input_valid@pandas",
                 "specs": "feature_specs", "params": "params:model"},
         outputs=["model", "training_summary"],
         name="train_model",
@@ -48,14 +48,14 @@ def _catboost_template(fit: Callable, score: Callable) -> Pipeline:
 
 def _popularity_template() -> Pipeline:
     fitting = Node(fit_popularity_rates,
-                   inputs={"train": "model_input_train", "params": "params:model"},
+                   inputs={"train": "model_input_train@pandas", "params": "params:model"},
                    outputs="model", name="fit_popularity_rates", tags="training")
     return Pipeline([fitting, *_scoring_nodes(score_with_popularity, "rates")])
 
 
 def _random_template() -> Pipeline:
     return Pipeline([
-        Node(score_randomly, inputs={"rows": f"model_input_{split}", "params": "params:model"},
+        Node(score_randomly, inputs={"rows": f"model_input_{split}@pandas", "params": "params:model"},
              outputs=f"scores_{split}", name=f"score_{split}", tags="scoring")
         for split in SPLITS_SCORED
     ])

@@ -2,19 +2,25 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import split_users
+from .nodes import SPLITS, assign_users_to_splits, split_ratings
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """One node: seeded split of the users, so no user is in two splits."""
+    """A seeded draw of the users (pandas: one id per user), then their rows (Ibis)."""
     return Pipeline(
         [
             Node(
-                split_users,
-                inputs={"ratings": "cleaned_ratings", "params": "params:data_split"},
-                outputs=["train_ratings", "valid_ratings", "test_ratings"],
-                name="split_users",
-            )
+                assign_users_to_splits,
+                inputs={"ratings": "cleaned_ratings@users", "params": "params:data_split"},
+                outputs="user_splits@pandas",
+                name="assign_users_to_splits",
+            ),
+            Node(
+                split_ratings,
+                inputs={"ratings": "cleaned_ratings@ibis", "user_splits": "user_splits@ibis"},
+                outputs=[f"{split}_ratings@ibis" for split in SPLITS],
+                name="split_ratings",
+            ),
         ],
         tags=["data"],
     )

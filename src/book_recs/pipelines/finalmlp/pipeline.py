@@ -14,7 +14,7 @@ def create_template() -> Pipeline:
     return Pipeline([
         Node(
             train_model,
-            inputs={"train": "model_input_train", "valid": "model_input_valid",
+            inputs={"train": "model_input_train@pandas", "valid": "model_input_valid@pandas",
                     "specs": "feature_specs", "model_params": "params:model",
                     "training_params": "params:training"},
             outputs=["model", "training_history"],
@@ -24,7 +24,7 @@ def create_template() -> Pipeline:
         *[
             Node(
                 score_model,
-                inputs={"model": "model", "model_input": f"model_input_{split}",
+                inputs={"model": "model", "model_input": f"model_input_{split}@pandas",
                         "specs": "feature_specs", "training_params": "params:training"},
                 outputs=f"scores_{split}",
                 name=f"score_{split}",
@@ -34,7 +34,7 @@ def create_template() -> Pipeline:
         ],
         Node(
             explain_model,
-            inputs={"model": "model", "model_input": "model_input_test", "specs": "feature_specs"},
+            inputs={"model": "model", "model_input": "model_input_test@pandas", "specs": "feature_specs"},
             outputs=["stream_contributions", "gate_means"],
             name="explain_model",
             tags=["evaluation"],

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
-from book_recs.features import FeatureTransformers, build_model_input
+from book_recs.columns import BOOK_COLUMN
+from book_recs.features import FieldConfig
+from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
 from book_recs.models.data import to_tensors
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.trainer import predict
@@ -15,15 +19,19 @@ from book_recs.models.trainer import predict
 logger = logging.getLogger(__name__)
 
 BOOK_COLUMNS = ["ISBN", "Book-Title", "Book-Author", "Year-Of-Publication", "Publisher"]
-PROFILE_FIELDS = ("Age", "state", "country")
+PROFILE_FIELDS = {"Age": "float64", "state": "string", "country": "string"}
 
 
 def rank_candidates(
     profile: dict[str, Any],
     candidate_isbns: list[str],
-    books: pd.DataFrame,
-    title_embeddings: pd.DataFrame,
-    transformers: FeatureTransformers,
+    books: ir.Table,
+    title_components: ir.Table,
+    statistics: ir.Table,
+    priors: ir.Table,
+    vocabularies: ir.Table,
+    scaling: pd.DataFrame,
+    feature_params: dict[str, Any],
     model: Any,
     specs: list[FeatureSpec],
     top_n: int,
@@ -33,9 +41,11 @@ def rank_candidates(
     Args:
         profile: ``Age`` (or null), ``state``, ``country``: a new, cold-start user.
         candidate_isbns: Books to rank; unknown ISBNs are reported and skipped.
-        books: Book rows with ``BOOK_COLUMNS`` (e.g. the cleaned ratings).
-        title_embeddings: The title cache; titles missing from it get the train-median components.
-        transformers, model, specs: The fitted feature transformers and model.
+        books: Rows with the book columns (the cleaned ratings).
+        title_components, statistics, priors, vocabularies, scaling: What the feature stage
+            fitted on train (``FittedFeatures``).
+        feature_params: The ``feature_engineering`` parameters.
+        model, specs: The trained model and its feature schema.
         top_n: How many books to return.
 
     Returns:
@@ -43,21 +53,23 @@ def rank_candidates(
     """
     unknown_fields = set(profile) - set(PROFILE_FIELDS)
     if unknown_fields:
-        raise ValueError(f"profile fields must be among {PROFILE_FIELDS}, got {sorted(unknown_fields)}")
-    catalogue = books[BOOK_COLUMNS].drop_duplicates("ISBN").set_index("ISBN")
+        raise ValueError(f"profile fields must be among {sorted(PROFILE_FIELDS)}, "
+                         f"got {sorted(unknown_fields)}")
     candidates = list(dict.fromkeys(str(isbn) for isbn in candidate_isbns))
-    known = [isbn for isbn in candidates if isbn in catalogue.index]
+    catalogue = books.select(*BOOK_COLUMNS).distinct()
+    rows = catalogue.filter(catalogue[BOOK_COLUMN].isin(candidates)).order_by(BOOK_COLUMN)
+    rows = rows.mutate(**{ORDER_COLUMN: ibis.row_number().over(order_by=BOOK_COLUMN)}, **{
+        field: ibis.literal(profile.get(field), dtype) for field, dtype in PROFILE_FIELDS.items()})
+    fitted = FittedFeatures(FieldConfig.from_params(feature_params), title_components, statistics,
+                            priors, vocabularies, scaling)
+    model_input = fitted.build(rows).execute()
+    known = rows.order_by(ORDER_COLUMN).execute()
     if len(known) < len(candidates):
         logger.warning("skipping %d unknown ISBNs: %s", len(candidates) - len(known),
-                       sorted(set(candidates) - set(known))[:5])
-    if not known:
+                       sorted(set(candidates) - set(known[BOOK_COLUMN]))[:5])
+    if known.empty:
         raise ValueError("none of the candidate ISBNs is a known book")
-    rows = catalogue.loc[known].reset_index()
-    for field in PROFILE_FIELDS:
-        rows[field] = profile.get(field)
-    rows["Age"] = pd.to_numeric(rows["Age"], errors="coerce")
-    model_input = build_model_input(rows, title_embeddings, transformers)
-    rows["score"] = predict(model, to_tensors(model_input, specs))
-    ranked = rows.sort_values(["score", "ISBN"], ascending=[False, True]).head(top_n)
+    known["score"] = predict(model, to_tensors(model_input, specs))
+    ranked = known.sort_values(["score", "ISBN"], ascending=[False, True]).head(top_n)
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     return ranked[["rank", "ISBN", "Book-Title", "Book-Author", "score"]].reset_index(drop=True)

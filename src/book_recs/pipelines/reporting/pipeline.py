@@ -49,7 +49,7 @@ def create_pipeline(namespaces: tuple[str, ...] = MODEL_NAMES,
                      **{ns: f"{ns}.scores_test" for ns in probability_models}},
              outputs="calibration_plot", name="plot_probability_calibration"),
         Node(recommend_top_n,
-             inputs={"scores_test": f"{reference}.scores_test", "test_ratings": "test_ratings",
+             inputs={"scores_test": f"{reference}.scores_test", "test_ratings": "test_ratings@pandas",
                      "params": "params:reporting"},
              outputs="recommendations_test", name="recommend_top_n"),
     ], tags="reporting")

@@ -6,7 +6,7 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import tune_catboost_classifier, tune_catboost_ranker, tune_finalmlp
 
-TUNING_INPUTS = {"train": "model_input_train", "valid": "model_input_valid", "specs": "feature_specs",
+TUNING_INPUTS = {"train": "model_input_train@pandas", "valid": "model_input_valid@pandas", "specs": "feature_specs",
                  "storage": "optuna_storage"}
 
 
