@@ -87,6 +87,11 @@ def count_item_statistics(train: ir.Table, implicit: ir.Table, folds: ir.Table,
             key=ibis.literal(key), value=held[key].cast("string"), fold=held[FOLD_COLUMN],
             count=zero, likes=zero, ratings=zero,
             deviations=ibis.literal(0, DEVIATION_TYPE), implicit=ibis.literal(1, "int64")))
+    if not parts:  # no keys (statistics turned off): the columns, and no row (no value)
+        parts.append(held.select(
+            key=ibis.null("string"), value=ibis.null("string"), fold=held[FOLD_COLUMN],
+            count=zero, likes=zero, ratings=zero, deviations=ibis.literal(0, DEVIATION_TYPE),
+            implicit=zero))
     rows = ibis.union(*parts)
     # A missing key value is no value: it gets no statistics (as pandas' groupby drops it).
     rows = rows.filter(rows["value"].notnull())
