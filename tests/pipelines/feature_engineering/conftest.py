@@ -1,14 +1,39 @@
-"""Tiny hand-made splits with the cleaned_ratings columns, and a fake title encoder."""
+"""Tiny hand-made splits with the cleaned_ratings columns, a fake title encoder, and the feature
+stage's nodes run on them as the pipeline wires them (Ibis on an in-memory DuckDB)."""
 
 from __future__ import annotations
 
+import contextlib
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 
+import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from sklearn.decomposition import PCA
+
+from book_recs.features import empty_title_cache
+from book_recs.models.feature_spec import FeatureSpec
+from book_recs.pipelines.data_split.nodes import SPLIT_COLUMN
+from book_recs.pipelines.feature_engineering.nodes import (
+    assign_statistics_folds,
+    build_feature_specs,
+    build_model_input,
+    build_train_model_input,
+    count_item_statistics,
+    fit_scaling,
+    fit_title_pca,
+    fit_vocabularies,
+    list_titles,
+    project_titles,
+    update_title_embeddings,
+)
 
 EMBEDDING_DIM = 8
+ENCODER_LOADER = "book_recs.pipelines.feature_engineering.nodes.load_title_encoder"
 
 
 class CountingEncoder:
@@ -29,19 +54,48 @@ class CountingEncoder:
                          for seed in seeds]).astype(np.float32)
 
 
-def make_ratings(rows: list[dict]) -> pd.DataFrame:
-    """cleaned_ratings-shaped rows; unspecified fields get ordinary values."""
+@contextlib.contextmanager
+def fake_encoder() -> Iterator[CountingEncoder]:
+    """The fake encoder, returned by the nodes' encoder loader whatever the name."""
+    fake = CountingEncoder()
+
+    def load(name: str) -> CountingEncoder:
+        fake.name = name
+        return fake
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ENCODER_LOADER, load)
+        yield fake
+
+
+def make_ratings(rows: list[dict], first_row: int = 0) -> pd.DataFrame:
+    """cleaned_ratings-shaped rows; unspecified fields get ordinary values. ``row_order`` counts
+    from ``first_row`` (splits of one cleaned table never share a row_order)."""
     defaults = {"User-ID": 1, "ISBN": "0001", "Book-Rating": 8, "Book-Title": "Dune",
                 "Book-Author": "Frank Herbert", "Year-Of-Publication": 1965.0, "Publisher": "Ace",
                 "Age": 30.0, "city": "paris", "state": "ile de france", "country": "france"}
     frame = pd.DataFrame([{**defaults, **row} for row in rows])
     frame["label"] = (frame["Book-Rating"] > 7).astype("int64")
+    frame["row_order"] = np.arange(first_row, first_row + len(frame), dtype=np.int64)
     return frame.astype({"User-ID": "int64", "Book-Rating": "int64", "Age": "float64",
                          "Year-Of-Publication": "float64", "ISBN": "str", "Book-Title": "str",
-                         "state": "str", "country": "str"})
+                         "Book-Author": "str", "Publisher": "str", "city": "str", "state": "str",
+                         "country": "str"})
 
 
-@pytest.fixture
+def train_rows() -> pd.DataFrame:
+    """6 train rows of 6 users (user 1 first): 6 titles, ages 20..40, authors Herbert x4 / Le
+    Guin x2."""
+    return make_ratings([
+        {"User-ID": [1, 11, 12, 13, 14, 15][i], "ISBN": f"b{i}", "Book-Title": f"Train title {i}",
+         "Age": 20.0 + 10 * (i % 3),
+         "Book-Author": ["Herbert", "Le Guin", "Herbert"][i % 3], "Year-Of-Publication": 1990.0 + i,
+         "Publisher": "Ace", "state": ["a", "b"][i % 2], "country": "france"}
+        for i in range(6)
+    ])
+
+
+@pytest.fixture(scope="session")
 def params() -> dict:
     return {
         "title_encoder": "fake-encoder",
@@ -53,19 +107,14 @@ def params() -> dict:
                                "country"],
         "user_fields": ["Age", "state", "country"],
         "min_category_count": 1,
+        "item_statistic_keys": [],
+        "statistics_folds": 2,
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def splits() -> dict[str, pd.DataFrame]:
     """Train has 6 titles; valid holds a category, an age and a title seen only there."""
-    train = make_ratings([
-        {"User-ID": 1, "ISBN": f"b{i}", "Book-Title": f"Train title {i}",
-         "Age": 20.0 + 10 * (i % 3),
-         "Book-Author": ["Herbert", "Le Guin", "Herbert"][i % 3], "Year-Of-Publication": 1990.0 + i,
-         "Publisher": "Ace", "state": ["a", "b"][i % 2], "country": "france"}
-        for i in range(6)
-    ])
     valid = make_ratings([
         {"User-ID": 2, "ISBN": "v1", "Book-Title": "Valid only title", "Age": 95.0,
          "Book-Author": "Valid-only author", "Year-Of-Publication": 2020.0, "Publisher": "Ace",
@@ -73,31 +122,103 @@ def splits() -> dict[str, pd.DataFrame]:
         {"User-ID": 2, "ISBN": "b1", "Book-Title": "Train title 1", "Age": 95.0,
          "Book-Author": "Le Guin", "Year-Of-Publication": 1991.0, "Publisher": "Ace",
          "state": "a", "country": "france"},
-    ])
+    ], first_row=100)
     test = make_ratings([
         {"User-ID": 3, "ISBN": "t1", "Book-Title": "Test only title", "Age": np.nan,
          "Book-Author": "Herbert", "Year-Of-Publication": np.nan, "Publisher": "Tor",
-         "state": pd.NA, "country": pd.NA},
-    ])
-    return {"train": train, "valid": valid, "test": test}
+         "state": None, "country": None},
+    ], first_row=200)
+    return {"train": train_rows(), "valid": valid, "test": test}
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def implicit() -> pd.DataFrame:
-    """Implicit interactions: train user 1 holds the valid book v1 unrated; user 7, in no train
-    split here, holds b0."""
+    """Implicit interactions: train user 1 holds the valid book v1 unrated; user 7, in no split
+    here, holds b0."""
     return pd.DataFrame({"User-ID": [1, 7], "ISBN": ["v1", "b0"],
-                         "Book-Author": ["Valid-only author", "Herbert"], "Publisher": ["Ace", "Ace"]})
+                         "Book-Title": ["Valid only title", "Train title 0"],
+                         "Book-Author": ["Valid-only author", "Herbert"],
+                         "Publisher": ["Ace", "Ace"]})
 
 
 @pytest.fixture
-def encoder(monkeypatch) -> CountingEncoder:
-    """The fake encoder, returned by the nodes' encoder loader whatever the name."""
-    fake = CountingEncoder()
+def encoder() -> Iterator[CountingEncoder]:
+    with fake_encoder() as fake:
+        yield fake
 
-    def load(name: str) -> CountingEncoder:
-        fake.name = name
-        return fake
 
-    monkeypatch.setattr("book_recs.pipelines.feature_engineering.nodes.load_title_encoder", load)
-    return fake
+def user_splits(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """``assign_users_to_splits``'s table for these splits: User-ID -> split."""
+    return pd.concat([frame[["User-ID"]].drop_duplicates().assign(**{SPLIT_COLUMN: name})
+                      for name, frame in splits.items()], ignore_index=True)
+
+
+@dataclass
+class FeatureStage:
+    """What the feature stage fitted on the train split, node by node as the pipeline wires
+    them; each fitted table is executed once, as the catalog would write it."""
+
+    con: ibis.BaseBackend
+    params: dict
+    cache: pd.DataFrame
+    titles: pd.DataFrame
+    train_titles: pd.DataFrame
+    title_pca: PCA
+    title_components: pd.DataFrame
+    folds: pd.DataFrame
+    statistics: pa.Table
+    priors: pa.Table
+    vocabularies: pa.Table
+    scaling: pd.DataFrame
+
+    @property
+    def specs(self) -> list[FeatureSpec]:
+        """``build_feature_specs`` of the fitted tables."""
+        return build_feature_specs(self.vocabularies.to_pandas(), self.scaling, self.params)
+
+    def fitted(self) -> dict:
+        """The fitted inputs of the model-input nodes, as the catalog hands them over."""
+        return {"title_components": ibis.memtable(self.title_components),
+                "statistics": ibis.memtable(self.statistics),
+                "priors": ibis.memtable(self.priors),
+                "vocabularies": ibis.memtable(self.vocabularies),
+                "scaling": self.scaling, "params": self.params}
+
+    def build(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """``build_model_input`` of any cleaned-like rows (valid, test, a profile)."""
+        return self.con.execute(build_model_input(ibis.memtable(rows), **self.fitted()))
+
+    def build_train(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """``build_train_model_input``: item statistics out of fold."""
+        return self.con.execute(build_train_model_input(
+            ibis.memtable(rows), **self.fitted(), folds=ibis.memtable(self.folds)))
+
+
+def fit_stage(splits: dict[str, pd.DataFrame], implicit: pd.DataFrame, params: dict,
+              cache: pd.DataFrame | None = None) -> FeatureStage:
+    """Run the fitting nodes of the feature stage on ``splits`` (the fake encoder encodes)."""
+    con = ibis.duckdb.connect()
+    train = ibis.memtable(splits["train"])
+    titles = con.execute(list_titles(ibis.memtable(pd.concat(splits.values(),
+                                                             ignore_index=True))))
+    train_titles = con.execute(list_titles(train))
+    if cache is None:
+        with fake_encoder():
+            cache = update_title_embeddings(titles, empty_title_cache(), params)
+    pca = fit_title_pca(train_titles, cache, params)
+    components = project_titles(titles, cache, pca, params)
+    folds = assign_statistics_folds(user_splits(splits), params)
+    # Arrow keeps the decimal deviation sums exact, as the parquet file does.
+    statistics, priors = (con.to_pyarrow(table) for table in count_item_statistics(
+        train, ibis.memtable(implicit), ibis.memtable(folds), params))
+    vocabularies = con.to_pyarrow(fit_vocabularies(train, params))
+    scaling = con.execute(fit_scaling(train, ibis.memtable(components), ibis.memtable(statistics),
+                                      ibis.memtable(priors), ibis.memtable(folds), params))
+    return FeatureStage(con, params, cache, titles, train_titles, pca, components, folds,
+                        statistics, priors, vocabularies, scaling)
+
+
+@pytest.fixture(scope="session")
+def stage(splits, implicit, params) -> FeatureStage:
+    """The stage fitted with the default parameters (no item statistics)."""
+    return fit_stage(splits, implicit, params)

@@ -1,70 +1,79 @@
-"""Feature nodes on hand-made splits: cache hits, train-only fitting, OOV, missing values, specs."""
+"""Feature nodes on hand-made splits: cache hits, train-only fitting, OOV, missing values, specs,
+item statistics, and that a title's components and a split's model input are reproducible.
+
+Each fitted stage and each model input is computed once per session (``conftest.fit_stage``):
+compiling the wide model-input expression is what costs time.
+"""
 
 from __future__ import annotations
-
-import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.decomposition import PCA
 
-from book_recs.features import empty_title_cache, title_matrix
+from book_recs.columns import KEY_COLUMNS
+from book_recs.features import add_title_embeddings, empty_title_cache, statistic_columns, title_matrix
+from book_recs.features.title_components import PROJECTION_BLOCK
 from book_recs.pipelines.feature_engineering.nodes import (
+    assign_statistics_folds,
     build_feature_specs,
-    build_model_input,
-    build_train_model_input,
-    fit_feature_transformers,
+    project_titles,
     update_title_embeddings,
 )
 
-from .conftest import make_ratings
+from .conftest import CountingEncoder, fit_stage, user_splits
 
 CATEGORICAL = ["Book-Author", "Year-Of-Publication", "Publisher", "state", "country"]
+ALL_TITLES = [*[f"Train title {i}" for i in range(6)], "Valid only title", "Test only title"]
 
 
-def all_ratings(splits):
-    return pd.concat(splits.values(), ignore_index=True)
+@pytest.fixture(scope="module")
+def model_inputs(stage, splits) -> dict[str, pd.DataFrame]:
+    """The model input of each split, train's as ``build_model_input_train`` makes it."""
+    return {"train": stage.build_train(splits["train"]),
+            "valid": stage.build(splits["valid"]), "test": stage.build(splits["test"])}
 
 
-@pytest.fixture
-def cache(splits, params, encoder):
-    return update_title_embeddings(all_ratings(splits), empty_title_cache(), params)
+def vocab_sizes(specs) -> dict[str, int]:
+    return {s.name: s.vocab_size for s in specs if s.kind == "categorical"}
 
 
-@pytest.fixture
-def transformers(splits, implicit, cache, params):
-    return fit_feature_transformers(splits["train"], implicit, cache, params)
+def vocabulary_ids(stage, field: str) -> list[int]:
+    """The ids ``fit_vocabularies`` gave a field's tokens (none: every value is OOV)."""
+    vocabularies = stage.vocabularies.to_pandas()
+    return sorted(vocabularies.loc[vocabularies["field"] == field, "id"])
 
 
 # ---------------------------------------------------------------- title-embedding cache
-def test_each_unique_title_is_encoded_once(splits, params, encoder):
-    ratings = all_ratings(splits)
-    cache = update_title_embeddings(ratings, empty_title_cache(), params)
-    assert sorted(encoder.encoded) == sorted(ratings["Book-Title"].unique())
-    assert len(encoder.encoded) == 8 < len(ratings)
+def test_titles_are_listed_once_in_order_of_first_appearance(stage):
+    assert stage.titles["Book-Title"].tolist() == ALL_TITLES
+    assert stage.train_titles["Book-Title"].tolist() == ALL_TITLES[:6]
+
+
+def test_each_unique_title_is_encoded_once(stage, params, encoder: CountingEncoder):
+    cache = update_title_embeddings(stage.titles, empty_title_cache(), params)
+    assert sorted(encoder.encoded) == sorted(ALL_TITLES)  # 8 titles, once each
     assert cache[["encoder", "title"]].duplicated().sum() == 0
 
 
-def test_rerun_encodes_nothing_and_new_titles_only_once(splits, params, encoder):
-    cache = update_title_embeddings(all_ratings(splits), empty_title_cache(), params)
+def test_rerun_encodes_nothing_and_new_titles_only_once(stage, params, encoder):
+    cache = update_title_embeddings(stage.titles, empty_title_cache(), params)
     encoder.encoded.clear()
-    rerun = update_title_embeddings(all_ratings(splits), cache, params)
+    rerun = update_title_embeddings(stage.titles, cache, params)
     assert encoder.encoded == []
     pd.testing.assert_frame_equal(rerun, cache)
 
-    more = make_ratings([{"Book-Title": "New A"}, {"Book-Title": "New B"},
-                         {"Book-Title": "New A"}, {"Book-Title": "Train title 0"}])
+    more = pd.DataFrame({"Book-Title": ["New A", "New B", "New A", "Train title 0"]})
     grown = update_title_embeddings(more, rerun, params)
     assert sorted(encoder.encoded) == ["New A", "New B"]
     assert len(grown) == len(cache) + 2
 
 
-def test_changed_encoder_name_reencodes_and_keeps_vectors_apart(splits, params, encoder):
-    cache = update_title_embeddings(all_ratings(splits), empty_title_cache(), params)
+def test_changed_encoder_name_reencodes_and_keeps_vectors_apart(stage, params, encoder):
+    cache = update_title_embeddings(stage.titles, empty_title_cache(), params)
     encoder.encoded.clear()
-    other = update_title_embeddings(all_ratings(splits), cache,
-                                    {**params, "title_encoder": "other-encoder"})
+    other = update_title_embeddings(stage.titles, cache, {**params, "title_encoder": "other-encoder"})
     assert len(encoder.encoded) == 8
     assert other.groupby("encoder")["title"].nunique().to_dict() == {"fake-encoder": 8,
                                                                      "other-encoder": 8}
@@ -77,29 +86,58 @@ def test_changed_encoder_name_reencodes_and_keeps_vectors_apart(splits, params, 
         title_matrix(other, "unseen-encoder", titles)
 
 
-def test_title_without_embedding_gives_nan_row(cache):
-    matrix = title_matrix(cache, "fake-encoder", pd.Series(["Train title 0", "never encoded"]))
+def test_title_without_embedding_gives_nan_row(stage):
+    matrix = title_matrix(stage.cache, "fake-encoder", pd.Series(["Train title 0", "never encoded"]))
     assert not np.isnan(matrix[0]).any()
     assert np.isnan(matrix[1]).all()
 
 
+# ---------------------------------------------------------------- title components
+def test_title_pca_is_fitted_on_unique_train_titles_only(stage):
+    expected = PCA(n_components=0.8, svd_solver="full", random_state=2021).fit(
+        title_matrix(stage.cache, "fake-encoder", pd.Series(ALL_TITLES[:6])))
+    assert stage.title_pca.n_samples_ == 6
+    np.testing.assert_allclose(stage.title_pca.components_, expected.components_)
+    components = [f"Book-Title_{i}" for i in range(expected.n_components_)]
+    assert list(stage.title_components.columns) == ["Book-Title", *components]
+    assert [s.name for s in stage.specs if s.name.startswith("Book-Title_")] == components
+
+
+def test_a_titles_components_do_not_depend_on_the_titles_projected_with_it(stage, params):
+    """Blocks of PROJECTION_BLOCK rows: the same bytes alone, first, or in a later block."""
+    others = [f"Other title {i}" for i in range(PROJECTION_BLOCK + 40)]
+    cache = add_title_embeddings(stage.cache, others, "fake-encoder", CountingEncoder)
+    title = "Valid only title"
+
+    def components_of(titles: list[str]) -> bytes:
+        projected = project_titles(pd.DataFrame({"Book-Title": titles}), cache, stage.title_pca,
+                                   params)
+        assert projected["Book-Title"].tolist() == titles
+        return projected.loc[projected["Book-Title"] == title].drop(columns="Book-Title") \
+            .to_numpy().tobytes()
+
+    alone = components_of([title])
+    assert components_of([title, *others]) == alone
+    assert components_of([*others, "never encoded", title]) == alone  # past the first block
+    assert components_of([*others[:3], title, "never encoded"]) == alone
+    assert not np.isnan(np.frombuffer(alone)).any()
+
+
 # ---------------------------------------------------------------- fitted on train only
-def test_categories_seen_only_outside_train_map_to_oov(splits, cache, transformers):
-    train = build_model_input(splits["train"], cache, transformers)
-    valid = build_model_input(splits["valid"], cache, transformers)
+def test_categories_seen_only_outside_train_map_to_oov(stage, model_inputs):
+    train, valid = model_inputs["train"], model_inputs["valid"]
     assert valid.loc[0, "Book-Author"] == 0  # author only in valid
     assert valid.loc[0, "Year-Of-Publication"] == 0  # year 2020 only in valid
     assert (train[CATEGORICAL] > 0).all().all()
     # Same value, same id across splits; the float year 1991.0 is the token "1991".
     assert valid.loc[1, "Book-Author"] == train.loc[1, "Book-Author"]
     assert valid.loc[1, "Year-Of-Publication"] == train.loc[1, "Year-Of-Publication"]
-    assert transformers.vocab_sizes == {"Book-Author": 3, "Year-Of-Publication": 7,
+    assert vocab_sizes(stage.specs) == {"Book-Author": 3, "Year-Of-Publication": 7,
                                         "Publisher": 2, "state": 3, "country": 2}
 
 
-def test_numeric_scaling_uses_the_train_range_and_clips(splits, cache, transformers):
-    train = build_model_input(splits["train"], cache, transformers)
-    valid = build_model_input(splits["valid"], cache, transformers)
+def test_numeric_scaling_uses_the_train_range_and_clips(model_inputs):
+    train, valid = model_inputs["train"], model_inputs["valid"]
     # Train ages 20..40: if valid's 95 leaked into the fit, the train maximum would scale below 1.
     assert train["Age"].min() == 0.0 and train["Age"].max() == 1.0
     assert (valid["Age"] == 1.0).all()
@@ -109,18 +147,9 @@ def test_numeric_scaling_uses_the_train_range_and_clips(splits, cache, transform
     assert valid[title_columns].to_numpy().max() <= 1.0
 
 
-def test_title_pca_is_fitted_on_unique_train_titles_only(splits, cache, transformers):
-    train_titles = pd.Series(splits["train"]["Book-Title"].unique())
-    expected = PCA(n_components=0.8, svd_solver="full", random_state=2021).fit(
-        title_matrix(cache, "fake-encoder", train_titles))
-    assert transformers.title_pca.n_samples_ == len(train_titles) == 6
-    np.testing.assert_allclose(transformers.title_pca.components_, expected.components_)
-    assert transformers.title_columns == [f"Book-Title_{i}" for i in range(expected.n_components_)]
-
-
 # ---------------------------------------------------------------- transform-time robustness
-def test_missing_values_are_imputed_or_unknown(splits, cache, transformers):
-    test = build_model_input(splits["test"], cache, transformers)
+def test_missing_values_are_imputed_or_unknown(splits, model_inputs):
+    test = model_inputs["test"]
     median_age = (splits["train"]["Age"].median() - 20.0) / (40.0 - 20.0)
     assert test.loc[0, "Age"] == pytest.approx(median_age)
     # Missing state/country/year become the token "unknown", which train never had: OOV.
@@ -128,106 +157,152 @@ def test_missing_values_are_imputed_or_unknown(splits, cache, transformers):
     assert test.loc[0, "Book-Author"] > 0
 
 
-def test_missing_category_seen_in_train_gets_its_own_id(splits, implicit, params, cache):
-    train = splits["train"].assign(state=["a", pd.NA, "b", pd.NA, "a", "b"])
-    transformers = fit_feature_transformers(train, implicit, cache, params)
-    test = build_model_input(splits["test"], cache, transformers)
-    assert test.loc[0, "state"] == build_model_input(train, cache, transformers).loc[1, "state"]
-    assert test.loc[0, "state"] > 0
+def test_missing_category_seen_in_train_gets_its_own_id(splits, implicit, params):
+    train = splits["train"].assign(state=pd.Series(["a", None, "b", None, "a", "b"], dtype="str"))
+    stage = fit_stage({**splits, "train": train}, implicit, params)
+    both = stage.build(pd.concat([train, splits["test"]], ignore_index=True))  # test row last
+    assert both.loc[6, "state"] == both.loc[1, "state"] > 0
+    assert both.loc[0, "state"] != both.loc[1, "state"]
 
 
-def test_new_profile_with_unseen_everything_never_fails(splits, cache, transformers):
+def test_new_profile_with_unseen_everything_never_fails(stage):
     profile = pd.DataFrame({"User-ID": [99, 99, 99], "ISBN": ["x", "b0", "y"],
                             "Book-Title": ["Title nobody encoded", "Train title 0", None],
                             "Book-Author": ["Nobody", "Herbert", None],
                             "Publisher": ["Ace", "Ace", "Ace"],
                             "Year-Of-Publication": [np.nan, 1990.0, 1991.0],
                             "Age": [np.nan, 200.0, 25.0],
-                            "country": ["atlantis", "france", "france"]})  # no state, no rating
-    model_input = build_model_input(profile, cache, transformers)
+                            "country": ["atlantis", "france", "france"]})
+    # No state, no rating, no label, no row order: the rows come back in some order.
+    model_input = stage.build(profile)
     assert list(model_input.columns[:2]) == ["User-ID", "ISBN"]
-    assert not model_input.isna().any().any()
+    model_input = model_input.set_index("ISBN").loc[["x", "b0", "y"]]
+    assert len(model_input) == 3 and not model_input.isna().any().any()
     # Unknown or missing titles get the train-median components, like any missing number.
     title_columns = [c for c in model_input.columns if c.startswith("Book-Title_")]
-    np.testing.assert_array_equal(model_input.loc[0, title_columns],
-                                  model_input.loc[2, title_columns])
-    assert model_input.loc[0, ["Book-Author", "country", "state"]].tolist() == [0, 0, 0]
-    assert model_input.loc[1, "Age"] == 1.0
+    np.testing.assert_array_equal(model_input.loc["x", title_columns],
+                                  model_input.loc["y", title_columns])
+    assert model_input.loc["x", ["Book-Author", "country", "state"]].tolist() == [0, 0, 0]
+    assert model_input.loc["b0", "Age"] == 1.0
 
 
-def test_min_category_count_sends_rare_train_values_to_oov(splits, implicit, params, cache):
-    transformers = fit_feature_transformers(splits["train"], implicit, cache,
-                                            {**params, "min_category_count": 3})
-    train = build_model_input(splits["train"], cache, transformers)
+def test_min_category_count_sends_rare_train_values_to_oov(splits, implicit, params):
+    stage = fit_stage(splits, implicit, {**params, "min_category_count": 3})
+    train = stage.build(splits["train"])
     is_le_guin = splits["train"]["Book-Author"] == "Le Guin"  # 2 of 6 rows; Herbert has 4
     assert (train.loc[is_le_guin, "Book-Author"] == 0).all()
     assert (train.loc[~is_le_guin, "Book-Author"] == 1).all()
-    assert transformers.vocab_sizes["Book-Author"] == 2
-    assert transformers.vocab_sizes["Year-Of-Publication"] == 1  # every year is rare: OOV only
+    assert vocabulary_ids(stage, "Book-Author") == [1]
+    assert vocabulary_ids(stage, "Year-Of-Publication") == []  # every year is rare: OOV only
     assert (train["Year-Of-Publication"] == 0).all()
+    # A field left with the OOV id alone is no field: the schema refuses it, naming it.
+    with pytest.raises(ValueError, match="Year-Of-Publication"):
+        stage.specs  # noqa: B018
 
 
 # ---------------------------------------------------------------- feature specs
-def test_feature_specs_describe_the_model_input_columns(splits, cache, params, transformers):
-    specs = build_feature_specs(transformers, params)
-    model_input = build_model_input(splits["valid"], cache, transformers)
-    assert list(model_input.columns[:4]) == ["User-ID", "ISBN", "Book-Rating", "label"]
-    assert [s.name for s in specs] == list(model_input.columns[4:])
-    for spec in specs:
-        column = model_input[spec.name]
-        if spec.kind == "numeric":
-            assert column.dtype == np.float32 and spec.vocab_size == 0
-        else:
-            assert column.dtype == np.int64 and 0 <= column.min() and column.max() < spec.vocab_size
-    assert {s.name for s in specs if s.context == "user"} == {"Age", "state", "country"}
+def test_feature_specs_describe_the_model_input_columns(stage, model_inputs):
+    for split, model_input in model_inputs.items():
+        assert list(model_input.columns[:4]) == list(KEY_COLUMNS), split
+        assert [s.name for s in stage.specs] == list(model_input.columns[4:]), split
+        for spec in stage.specs:
+            column = model_input[spec.name]
+            if spec.kind == "numeric":
+                assert column.dtype == np.float32 and spec.vocab_size == 0
+            else:
+                assert column.dtype == np.int64
+                assert 0 <= column.min() and column.max() < spec.vocab_size
+    assert {s.name for s in stage.specs if s.context == "user"} == {"Age", "state", "country"}
 
 
-def test_unknown_user_field_is_rejected(transformers):
+def test_unknown_user_field_is_rejected(stage, params):
     with pytest.raises(ValueError, match="Agee"):
-        transformers.feature_specs(["Agee"])
+        build_feature_specs(stage.vocabularies.to_pandas(), stage.scaling,
+                            {**params, "user_fields": ["Age", "Agee"]})
 
 
-def test_year_can_be_numeric_as_well_as_categorical(splits, implicit, params, cache):
-    params = {**params, "numeric_fields": ["Age", "Year-Of-Publication"]}
-    transformers = fit_feature_transformers(splits["train"], implicit, cache, params)
-    specs = {s.name: s for s in build_feature_specs(transformers, params)}
+def test_year_can_be_numeric_as_well_as_categorical(splits, implicit, params):
+    stage = fit_stage(splits, implicit, {**params, "numeric_fields": ["Age", "Year-Of-Publication"]})
+    specs = {s.name: s for s in stage.specs}
     assert specs["Year-Of-Publication_numeric"].kind == "numeric"
     assert specs["Year-Of-Publication"].kind == "categorical"
-    years = build_model_input(splits["train"], cache, transformers)["Year-Of-Publication_numeric"]
+    years = stage.build(splits["train"])["Year-Of-Publication_numeric"]
     np.testing.assert_allclose(years, np.arange(6) / 5, rtol=1e-6)
 
 
-def test_pickled_transformers_transform_identically(splits, cache, transformers):
-    restored = pickle.loads(pickle.dumps(transformers))
-    pd.testing.assert_frame_equal(build_model_input(splits["valid"], cache, restored),
-                                  build_model_input(splits["valid"], cache, transformers))
-
-
 # ---------------------------------------------------------------- item statistics
-def test_item_statistics_are_out_of_fold_on_train_and_label_free_elsewhere(
-        splits, implicit, cache, params):
-    params = {**params, "item_statistic_keys": ["ISBN", "Book-Author"], "statistics_folds": 2}
-    train_rows = splits["train"].assign(**{"User-ID": range(1, 7)})  # 6 users for 2 folds
-    transformers = fit_feature_transformers(train_rows, implicit, cache, params)
-    statistics = [f"{key}_{statistic}" for key in ("ISBN", "Book-Author")
-                  for statistic in ("log_count", "like_rate", "mean_rating", "mean_deviation",
-                                    "log_implicit_count", "implicit_share")]
-    specs = build_feature_specs(transformers, params)
-    assert [s.name for s in specs if s.name in statistics] == statistics
-    assert all(s.context == "item" and s.kind == "numeric" for s in specs if s.name in statistics)
+STATISTICS = statistic_columns(["ISBN", "Book-Author"])
 
-    train = build_train_model_input(train_rows, cache, transformers)
-    assert [s.name for s in specs] == list(train.columns[4:])
+
+@pytest.fixture(scope="module")
+def statistics_stage(splits, implicit, params):
+    """The stage with item statistics of ISBN and Book-Author (2 user folds)."""
+    return fit_stage(splits, implicit,
+                     {**params, "item_statistic_keys": ["ISBN", "Book-Author"]})
+
+
+@pytest.fixture(scope="module")
+def statistics_inputs(statistics_stage, splits) -> dict[str, pd.DataFrame]:
+    """Train rows out of fold; then, in one build: train rows with all-train statistics, valid,
+    and valid with flipped labels and ratings."""
+    train, valid = splits["train"], splits["valid"]
+    flipped = valid.assign(label=1 - valid["label"], **{"Book-Rating": 1},
+                           row_order=valid["row_order"] + 1000)
+    rows = statistics_stage.build(pd.concat([train, valid, flipped], ignore_index=True))
+    return {"train_out_of_fold": statistics_stage.build_train(train),
+            "train": rows.iloc[:6].reset_index(drop=True),
+            "valid": rows.iloc[6:8].reset_index(drop=True),
+            "flipped": rows.iloc[8:].reset_index(drop=True)}
+
+
+def test_item_statistics_are_fields_of_the_item_side(statistics_stage, statistics_inputs):
+    specs = statistics_stage.specs
+    assert [s.name for s in specs if s.name in STATISTICS] == STATISTICS
+    assert all(s.context == "item" and s.kind == "numeric" for s in specs if s.name in STATISTICS)
+    for model_input in statistics_inputs.values():
+        assert [s.name for s in specs] == list(model_input.columns[4:])
+
+
+def test_item_statistics_are_out_of_fold_on_train(statistics_inputs):
     # Each train book is rated once: out of fold, no book has been seen (count 0) ...
-    assert (train["ISBN_log_count"] == 0).all()
-    # ... while a full-train transform of the same rows would see each book once.
-    assert (build_model_input(train_rows, cache, transformers)["ISBN_log_count"] > 0).all()
+    assert (statistics_inputs["train_out_of_fold"]["ISBN_log_count"] == 0).all()
+    # ... while the all-train statistics of the same rows see each book once.
+    assert (statistics_inputs["train"]["ISBN_log_count"] > 0).all()
 
-    valid = build_model_input(splits["valid"], cache, transformers)
+
+def test_item_statistics_elsewhere_are_label_free_and_count_train_users_only(statistics_inputs):
+    valid = statistics_inputs["valid"]
     assert valid.loc[0, "ISBN_log_count"] == 0 < valid.loc[1, "ISBN_log_count"]  # v1 unseen, b1 seen
     # Train user 1 holds v1 unrated; b0, held by a user outside train, counts nothing.
     assert valid.loc[0, "ISBN_log_implicit_count"] > 0
-    assert (build_model_input(splits["train"], cache, transformers)["ISBN_log_implicit_count"] == 0).all()
-    flipped = splits["valid"].assign(label=1 - splits["valid"]["label"], **{"Book-Rating": 1})
-    pd.testing.assert_frame_equal(
-        build_model_input(flipped, cache, transformers)[statistics], valid[statistics])
+    assert (statistics_inputs["train"]["ISBN_log_implicit_count"] == 0).all()
+    pd.testing.assert_frame_equal(statistics_inputs["flipped"][STATISTICS], valid[STATISTICS])
+
+
+def test_statistics_folds_are_drawn_per_train_user_with_the_seed(splits, params):
+    users = user_splits(splits)
+    folds = assign_statistics_folds(users, {**params, "statistics_folds": 3})
+    assert folds["User-ID"].tolist() == [1, 11, 12, 13, 14, 15]  # train users only, once each
+    assert sorted(folds["fold"].value_counts().tolist()) == [2, 2, 2]
+    pd.testing.assert_frame_equal(folds, assign_statistics_folds(users.iloc[::-1], {
+        **params, "statistics_folds": 3}))
+    others = [assign_statistics_folds(users, {**params, "statistics_folds": 3, "seed": seed})
+              for seed in range(5)]
+    assert any(not other.equals(folds) for other in others)
+    with pytest.raises(ValueError, match="at least 7 train users"):
+        assign_statistics_folds(users, {**params, "statistics_folds": 7})
+
+
+# ---------------------------------------------------------------- determinism
+def test_model_input_is_identical_across_two_builds(splits, statistics_stage,
+                                                    statistics_inputs, implicit):
+    """A second fit and build from the rows in another order give the same bytes."""
+    shuffled = {name: frame.sample(frac=1.0, random_state=3) for name, frame in
+                splits.items()}
+    again = fit_stage(shuffled, implicit.iloc[::-1], statistics_stage.params,
+                      cache=statistics_stage.cache)
+    pd.testing.assert_frame_equal(again.title_components, statistics_stage.title_components)
+    pd.testing.assert_frame_equal(again.scaling, statistics_stage.scaling)
+    pd.testing.assert_frame_equal(again.build_train(shuffled["train"]),
+                                  statistics_inputs["train_out_of_fold"], check_exact=True)
+

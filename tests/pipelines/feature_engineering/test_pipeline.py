@@ -1,61 +1,111 @@
-"""The feature_engineering pipeline end to end on an in-memory catalog, and the real encoder."""
+"""The feature_engineering pipeline end to end through the project's catalog entries (parquet files
+under tmp_path, Ibis on DuckDB), and the real encoder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
-from kedro_datasets.pandas import ParquetDataset
-from kedro_datasets.pickle import PickleDataset
 
-from book_recs.datasets import OptionalParquetDataset
-from book_recs.features import load_title_encoder
-from book_recs.features.transformers import FeatureTransformers
+from book_recs.columns import KEY_COLUMNS
+from book_recs.features import load_title_encoder, statistic_columns
 from book_recs.pipelines.feature_engineering import create_pipeline
+from book_recs.settings import CONFIG_LOADER_ARGS
+
+from .conftest import CountingEncoder, fake_encoder, user_splits
+
+PROJECT_PATH = Path(__file__).resolve().parents[3]
+FITTED_TABLES = ("book_titles", "train_titles", "title_components", "statistics_folds",
+                 "item_statistics", "statistics_priors", "vocabularies", "scaling_statistics")
 
 
-def run_pipeline(splits: dict[str, pd.DataFrame], implicit: pd.DataFrame, params: dict,
-                 folder: Path) -> DataCatalog:
-    """One run; the cache and the transformers persist in ``folder`` as in the real catalog."""
-    cache_path = str(folder / "title_embeddings.parquet")
-    catalog = DataCatalog({
-        "cleaned_ratings": MemoryDataset(pd.concat(splits.values(), ignore_index=True)),
-        **{f"{name}_ratings": MemoryDataset(frame) for name, frame in splits.items()},
-        "implicit_interactions": MemoryDataset(implicit),
-        "title_embeddings_cached": OptionalParquetDataset(
-            filepath=cache_path, columns=["encoder", "title", "embedding"]),
-        "title_embeddings": ParquetDataset(filepath=cache_path),
-        "feature_transformers": PickleDataset(filepath=str(folder / "feature_transformers.pkl")),
-        "params:feature_engineering": MemoryDataset(params),
-    })
-    outputs = SequentialRunner().run(create_pipeline(), catalog)
-    # Kedro 1.x returns the pipeline's free outputs (no node consumes them), as datasets.
-    assert set(outputs) == {"feature_specs", "model_input_train", "model_input_valid",
-                            "model_input_test"}
+def project_catalog(folder: Path, params: dict) -> DataCatalog:
+    """The project's catalog (conf/base), writing under ``folder`` and its own title cache."""
+    loader = OmegaConfigLoader(str(PROJECT_PATH / "conf"), **CONFIG_LOADER_ARGS)
+    loader["globals"] = {**loader["globals"], "data_dir": str(folder / "data"),
+                         "title_embedding_cache": str(folder / "title_embeddings.parquet")}
+    catalog = DataCatalog.from_config(loader["catalog"])
+    catalog["params:feature_engineering"] = MemoryDataset(params)
     return catalog
 
 
-def test_pipeline_builds_model_input_per_split_and_reuses_its_cache(splits, implicit, params,
-                                                                     encoder, tmp_path):
-    catalog = run_pipeline(splits, implicit, params, tmp_path)
-    assert len(encoder.encoded) == 8
+def run_pipeline(folder: Path, params: dict, pipeline: Pipeline) -> tuple[DataCatalog,
+                                                                         CountingEncoder]:
+    """One run on a fresh catalog, as a new ``kedro run`` would see the files."""
+    catalog = project_catalog(folder, params)
+    with fake_encoder() as encoder:
+        SequentialRunner().run(pipeline, catalog)
+    return catalog, encoder
 
+
+@pytest.fixture(scope="module")
+def pipeline_params(params) -> dict:
+    """The project's feature parameters (item statistics of ISBN, author and publisher over 5
+    user folds ...) with the fake encoder."""
+    loader = OmegaConfigLoader(str(PROJECT_PATH / "conf"), **CONFIG_LOADER_ARGS)
+    return {**loader["parameters"]["feature_engineering"],
+            "title_encoder": params["title_encoder"]}
+
+
+@pytest.fixture(scope="module")
+def runs(splits, implicit, pipeline_params, tmp_path_factory) -> dict:
+    """The stage's inputs written as the data stages write them, a run, then a rerun of what
+    the test split's model input needs (every node but the train and valid model inputs)."""
+    folder = tmp_path_factory.mktemp("feature_engineering")
+    inputs = project_catalog(folder, pipeline_params)
+    inputs.save("cleaned_ratings@pandas", pd.concat(splits.values(), ignore_index=True))
+    for split, rows in splits.items():
+        inputs.save(f"{split}_ratings@pandas", rows)
+    inputs.save("user_splits@pandas", user_splits(splits))
+    inputs.save("implicit_interactions@ibis", ibis.memtable(implicit))
+    first, first_encoder = run_pipeline(folder, pipeline_params, create_pipeline())
+    fitted = {table: first.load(f"{table}@pandas") for table in FITTED_TABLES}
+    second, second_encoder = run_pipeline(
+        folder, pipeline_params, create_pipeline().to_outputs("model_input_test@ibis"))
+    return {"first": first, "first_encoder": first_encoder, "fitted": fitted, "second": second,
+            "second_encoder": second_encoder, "folder": folder}
+
+
+def test_pipeline_builds_model_input_per_split(runs, splits, pipeline_params):
+    catalog = runs["first"]
+    assert sorted(runs["first_encoder"].encoded) == sorted(
+        pd.concat(splits.values())["Book-Title"].unique())
     specs = catalog.load("feature_specs")
-    assert isinstance(catalog.load("feature_transformers"), FeatureTransformers)
+    names = [s.name for s in specs]
+    assert set(statistic_columns(pipeline_params["item_statistic_keys"])) <= set(names)
     for split, ratings in splits.items():
-        model_input = catalog.load(f"model_input_{split}")
-        assert len(model_input) == len(ratings)
-        assert list(model_input.columns) == ["User-ID", "ISBN", "Book-Rating", "label",
-                                             *[s.name for s in specs]]
+        model_input = catalog.load(f"model_input_{split}@pandas")
+        assert list(model_input.columns) == [*KEY_COLUMNS, *names]
+        pd.testing.assert_frame_equal(model_input[list(KEY_COLUMNS)],
+                                      ratings[list(KEY_COLUMNS)].reset_index(drop=True),
+                                      check_dtype=False)
         assert not model_input.isna().any().any()
+    # Every fitted table the served model reads persists as a file under data_dir.
+    for table in FITTED_TABLES:
+        assert (runs["folder"] / "data" / "04_feature" / f"{table}.parquet").exists(), table
 
-    encoder.encoded.clear()
-    rerun = run_pipeline(splits, implicit, params, tmp_path)
-    assert encoder.encoded == []
-    pd.testing.assert_frame_equal(rerun.load("model_input_test"), catalog.load("model_input_test"))
+
+def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def test_rerun_encodes_nothing_and_rebuilds_the_same_model_input(runs):
+    assert runs["second_encoder"].encoded == []
+    assert len(runs["second"].load("title_embeddings")) == len(runs["first_encoder"].encoded)
+    for table, first in runs["fitted"].items():
+        # The engine writes grouped tables in any row order: the rows are what must not change.
+        pd.testing.assert_frame_equal(sorted_rows(runs["second"].load(f"{table}@pandas")),
+                                      sorted_rows(first), check_exact=True)
+    pd.testing.assert_frame_equal(runs["second"].load("model_input_test@pandas"),
+                                  runs["first"].load("model_input_test@pandas"),
+                                  check_exact=True)
 
 
 TITLES = ["The Lovely Bones: A Novel", "Harry Potter and the Sorcerer's Stone", "Wild Animus",
