@@ -1,4 +1,5 @@
-"""The data stages as Kedro pipelines, and the raw catalog entries against the real traps."""
+"""The data stages as Kedro pipelines through the project's catalog: raw files with the real traps
+read by the ``*_raw`` entries, every output written under tmp_path."""
 
 from __future__ import annotations
 
@@ -6,16 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from kedro.config import OmegaConfigLoader
-from kedro.io import DataCatalog, DatasetError, MemoryDataset
+from kedro.io import DataCatalog, DatasetError
 from kedro.runner import SequentialRunner
-from kedro_datasets.pandas import CSVDataset
 
+from book_recs.datasets.raw_csv import PARSE_ERROR_COLUMN, ROW_COLUMN
 from book_recs.pipelines.data_processing import create_pipeline as data_processing
+from book_recs.pipelines.data_processing.nodes import CLEANED_COLUMNS
 from book_recs.pipelines.data_split import create_pipeline as data_split
-from book_recs.settings import CONFIG_LOADER_ARGS
 
-PROJECT_PATH = Path(__file__).resolve().parents[3]
+from ..project_catalog import project_catalog
+
 PARAMS = {
     "data_processing": {"max_age": 100, "max_year": 2021, "positive_rating_threshold": 7},
     "data_split": {"seed": 2021, "shares": {"train": 0.4, "valid": 0.3, "test": 0.3}},
@@ -35,69 +36,78 @@ RAW_FILES = {
 }
 
 
-@pytest.fixture
-def raw_catalog(tmp_path) -> DataCatalog:
-    """The project's raw catalog entries, pointed at small files with the traps."""
-    entries = OmegaConfigLoader(str(PROJECT_PATH / "conf"), **CONFIG_LOADER_ARGS)["catalog"]
-    config = {}
-    for stem, text in RAW_FILES.items():
-        path = tmp_path / f"{stem}.csv"
-        path.write_bytes(text.encode("utf-8"))
-        config[f"{stem.lower()}_raw"] = {**entries[f"{stem.lower()}_raw"], "filepath": str(path)}
-    return DataCatalog.from_config(config)
+def write_raw_files(folder: Path, files: dict[str, str]) -> None:
+    (folder / "01_raw").mkdir(parents=True)
+    for stem, text in files.items():
+        (folder / "01_raw" / f"{stem}.csv").write_bytes(text.encode("utf-8"))
 
 
-def run(pipeline, catalog: DataCatalog) -> DataCatalog:
-    """Run a pipeline with parameters and outputs in memory; return the catalog to read from."""
-    for name in pipeline.datasets():
-        if name.startswith("params:"):
-            catalog[name] = MemoryDataset(PARAMS[name.removeprefix("params:")])
-        elif name not in catalog:
-            catalog[name] = MemoryDataset()
-    SequentialRunner().run(pipeline, catalog)
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory) -> DataCatalog:
+    """The project's catalog after both pipelines ran on the raw files (one run)."""
+    folder = tmp_path_factory.mktemp("data_stages")
+    write_raw_files(folder, RAW_FILES)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("BOOK_CROSSING_DIR", raising=False)
+        catalog = project_catalog(folder, PARAMS)
+    SequentialRunner().run(data_processing() + data_split(), catalog)
     return catalog
 
 
-def test_raw_entries_survive_the_traps(raw_catalog):
-    users, books = raw_catalog.load("users_raw"), raw_catalog.load("books_raw")
+def test_raw_entries_survive_the_traps(catalog):
+    users, ratings, books = (catalog.load(f"{table}_raw").execute().sort_values(ROW_COLUMN)
+                             .reset_index(drop=True) for table in ("users", "ratings", "books"))
+    assert not any(table[PARSE_ERROR_COLUMN].notna().any() for table in (users, ratings, books))
+    assert [len(users), len(ratings), len(books)] == [3, 6, 3]
     assert users.loc[0, "Location"].startswith("cernusco s\r\n")
-    assert pd.isna(users.loc[1, "Age"]) and users["Age"].dtype == "float64"
+    assert pd.isna(users.loc[1, "Age"])
     assert books.loc[0, "Book-Author"] == "None"
     assert books.loc[0, "ISBN"] == "0195153448"
     assert books.loc[1, "Year-Of-Publication"] == "DK Publishing Inc"
-    assert raw_catalog.load("ratings_raw")["ISBN"].tolist()[-1] == "0000000000"
+    assert ratings["ISBN"].tolist()[-1] == "0000000000"
 
 
-def test_both_pipelines_end_to_end(raw_catalog):
-    # One pipeline after the other: a run releases the MemoryDatasets it consumed.
-    catalog = run(data_processing(), raw_catalog)
-    cleaned = catalog.load("cleaned_ratings")
-    assert sorted(zip(cleaned["User-ID"], cleaned["ISBN"])) == [
+def test_cleaned_ratings_keep_the_traps_right(catalog):
+    cleaned = catalog.load("cleaned_ratings@pandas")
+    assert list(cleaned.columns) == CLEANED_COLUMNS
+    assert list(zip(cleaned["User-ID"], cleaned["ISBN"], strict=True)) == [
         (1, "0195153448"), (1, "078946697X"), (2, "2070426769"), (3, "0195153448")]
+    assert cleaned["row_order"].is_monotonic_increasing
     by_key = cleaned.set_index(["User-ID", "ISBN"])
     assert by_key.loc[(1, "0195153448"), "Book-Author"] == "None"
     assert by_key.loc[(1, "0195153448"), "city"] == "cernusco s"
     assert pd.isna(by_key.loc[(1, "078946697X"), "Year-Of-Publication"])  # shifted row
     assert pd.isna(by_key.loc[(2, "2070426769"), "Year-Of-Publication"])  # year 0
+    assert pd.isna(by_key.loc[(2, "2070426769"), "Age"])  # empty
     assert by_key.loc[(3, "0195153448"), "country"] == "england"
     assert pd.isna(by_key.loc[(3, "0195153448"), "Age"])  # 244
     summary = catalog.load("cleaning_summary")
     assert summary["cleaned_rows"] == 4 and summary["year_not_numeric"] == 1
-
-    run(data_split(), catalog)
-    splits = [catalog.load(f"{split}_ratings") for split in ("train", "valid", "test")]
-    assert pd.concat(splits)["User-ID"].value_counts().sort_index().tolist() == [2, 1, 1]
-    assert [part["User-ID"].nunique() for part in splits] == [1, 1, 1]
-    assert all(list(part.columns) == list(cleaned.columns) for part in splits)
+    assert summary["users_rejected_rows"] == summary["ratings_rejected_rows"] == 0
+    # User 2 holds 0195153448 unrated; 0000000000 is in no Books row.
+    implicit = catalog.load("implicit_interactions@ibis").execute()
+    assert implicit[["User-ID", "ISBN"]].values.tolist() == [[2, "0195153448"]]
 
 
-def test_bad_raw_table_stops_the_run_naming_the_file(raw_catalog):
-    raw_catalog["users_raw"] = MemoryDataset(raw_catalog.load("users_raw").drop(columns="Age"))
-    with pytest.raises(Exception, match="Users.csv: missing column 'Age'"):
-        run(data_processing(), raw_catalog)
+def test_the_split_puts_each_user_in_one_split_with_the_parameters_shares(catalog):
+    cleaned = catalog.load("cleaned_ratings@pandas")
+    user_splits = catalog.load("user_splits@pandas")
+    # 3 users at 0.4 / 0.3 / 0.3: one each.
+    assert user_splits["split"].value_counts().to_dict() == {"train": 1, "valid": 1, "test": 1}
+    splits = {split: catalog.load(f"{split}_ratings@pandas") for split in ("train", "valid", "test")}
+    users = {split: set(rows["User-ID"]) for split, rows in splits.items()}
+    assert users == {split: set(user_splits.loc[user_splits["split"] == split, "User-ID"])
+                     for split in splits}
+    assert sum(len(rows) for rows in splits.values()) == len(cleaned)
+    for rows in splits.values():
+        assert list(rows.columns) == list(cleaned.columns)
+        assert rows["row_order"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(
+        pd.concat(splits.values()).sort_values("row_order").reset_index(drop=True), cleaned)
 
 
-def test_unreadable_raw_file_fails_naming_its_path(tmp_path):
-    missing = tmp_path / "Books.csv.gz"
-    with pytest.raises(DatasetError, match="Books.csv.gz"):
-        CSVDataset(filepath=str(missing)).load()
+def test_bad_raw_file_stops_the_run_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("BOOK_CROSSING_DIR", raising=False)
+    write_raw_files(tmp_path, {**RAW_FILES, "Users": "User-ID,Location\r\n1,nowhere\r\n"})
+    with pytest.raises(DatasetError, match="Users.csv: missing column 'Age'"):
+        SequentialRunner().run(data_processing(), project_catalog(tmp_path, PARAMS))

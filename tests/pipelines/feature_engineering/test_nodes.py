@@ -13,16 +13,20 @@ import pytest
 from sklearn.decomposition import PCA
 
 from book_recs.columns import KEY_COLUMNS
-from book_recs.features import add_title_embeddings, empty_title_cache, statistic_columns, title_matrix
+from book_recs.features import (
+    add_title_embeddings,
+    empty_title_cache,
+    statistic_columns,
+    title_matrix,
+)
 from book_recs.features.title_components import PROJECTION_BLOCK
 from book_recs.pipelines.feature_engineering.nodes import (
-    assign_statistics_folds,
     build_feature_specs,
     project_titles,
     update_title_embeddings,
 )
 
-from .conftest import CountingEncoder, fit_stage, user_splits
+from .conftest import CountingEncoder, fit_stage
 
 CATEGORICAL = ["Book-Author", "Year-Of-Publication", "Publisher", "state", "country"]
 ALL_TITLES = [*[f"Train title {i}" for i in range(6)], "Valid only title", "Test only title"]
@@ -197,7 +201,7 @@ def test_min_category_count_sends_rare_train_values_to_oov(splits, implicit, par
     assert (train["Year-Of-Publication"] == 0).all()
     # A field left with the OOV id alone is no field: the schema refuses it, naming it.
     with pytest.raises(ValueError, match="Year-Of-Publication"):
-        stage.specs  # noqa: B018
+        stage.specs
 
 
 # ---------------------------------------------------------------- feature specs
@@ -277,20 +281,6 @@ def test_item_statistics_elsewhere_are_label_free_and_count_train_users_only(sta
     assert valid.loc[0, "ISBN_log_implicit_count"] > 0
     assert (statistics_inputs["train"]["ISBN_log_implicit_count"] == 0).all()
     pd.testing.assert_frame_equal(statistics_inputs["flipped"][STATISTICS], valid[STATISTICS])
-
-
-def test_statistics_folds_are_drawn_per_train_user_with_the_seed(splits, params):
-    users = user_splits(splits)
-    folds = assign_statistics_folds(users, {**params, "statistics_folds": 3})
-    assert folds["User-ID"].tolist() == [1, 11, 12, 13, 14, 15]  # train users only, once each
-    assert sorted(folds["fold"].value_counts().tolist()) == [2, 2, 2]
-    pd.testing.assert_frame_equal(folds, assign_statistics_folds(users.iloc[::-1], {
-        **params, "statistics_folds": 3}))
-    others = [assign_statistics_folds(users, {**params, "statistics_folds": 3, "seed": seed})
-              for seed in range(5)]
-    assert any(not other.equals(folds) for other in others)
-    with pytest.raises(ValueError, match="at least 7 train users"):
-        assign_statistics_folds(users, {**params, "statistics_folds": 7})
 
 
 # ---------------------------------------------------------------- determinism

@@ -9,37 +9,25 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.config import OmegaConfigLoader
-from kedro.io import DataCatalog, MemoryDataset
+from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 
 from book_recs.columns import KEY_COLUMNS
 from book_recs.features import load_title_encoder, statistic_columns
 from book_recs.pipelines.feature_engineering import create_pipeline
-from book_recs.settings import CONFIG_LOADER_ARGS
 
+from ..project_catalog import project_catalog, project_configuration
 from .conftest import CountingEncoder, fake_encoder, user_splits
 
-PROJECT_PATH = Path(__file__).resolve().parents[3]
 FITTED_TABLES = ("book_titles", "train_titles", "title_components", "statistics_folds",
                  "item_statistics", "statistics_priors", "vocabularies", "scaling_statistics")
-
-
-def project_catalog(folder: Path, params: dict) -> DataCatalog:
-    """The project's catalog (conf/base), writing under ``folder`` and its own title cache."""
-    loader = OmegaConfigLoader(str(PROJECT_PATH / "conf"), **CONFIG_LOADER_ARGS)
-    loader["globals"] = {**loader["globals"], "data_dir": str(folder / "data"),
-                         "title_embedding_cache": str(folder / "title_embeddings.parquet")}
-    catalog = DataCatalog.from_config(loader["catalog"])
-    catalog["params:feature_engineering"] = MemoryDataset(params)
-    return catalog
 
 
 def run_pipeline(folder: Path, params: dict, pipeline: Pipeline) -> tuple[DataCatalog,
                                                                          CountingEncoder]:
     """One run on a fresh catalog, as a new ``kedro run`` would see the files."""
-    catalog = project_catalog(folder, params)
+    catalog = project_catalog(folder, {"feature_engineering": params})
     with fake_encoder() as encoder:
         SequentialRunner().run(pipeline, catalog)
     return catalog, encoder
@@ -49,8 +37,7 @@ def run_pipeline(folder: Path, params: dict, pipeline: Pipeline) -> tuple[DataCa
 def pipeline_params(params) -> dict:
     """The project's feature parameters (item statistics of ISBN, author and publisher over 5
     user folds ...) with the fake encoder."""
-    loader = OmegaConfigLoader(str(PROJECT_PATH / "conf"), **CONFIG_LOADER_ARGS)
-    return {**loader["parameters"]["feature_engineering"],
+    return {**project_configuration()["parameters"]["feature_engineering"],
             "title_encoder": params["title_encoder"]}
 
 
@@ -59,7 +46,7 @@ def runs(splits, implicit, pipeline_params, tmp_path_factory) -> dict:
     """The stage's inputs written as the data stages write them, a run, then a rerun of what
     the test split's model input needs (every node but the train and valid model inputs)."""
     folder = tmp_path_factory.mktemp("feature_engineering")
-    inputs = project_catalog(folder, pipeline_params)
+    inputs = project_catalog(folder, {})
     inputs.save("cleaned_ratings@pandas", pd.concat(splits.values(), ignore_index=True))
     for split, rows in splits.items():
         inputs.save(f"{split}_ratings@pandas", rows)
