@@ -24,10 +24,11 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
 
 from book_recs.pipelines.data_processing.nodes import clean_ratings
+from book_recs.pipelines.data_processing.pipeline import VALIDATORS
 from book_recs.settings import CONFIG_LOADER_ARGS
 
 PROJECT_PATH = Path(__file__).resolve().parents[1]
@@ -78,16 +79,23 @@ def sample_records(source: Path, n_users: int, seed: int) -> dict[str, tuple[str
 
 
 def describe(target: Path) -> str:
-    """Sizes of the written sample and of its cleaned table (the project's load args and rules)."""
+    """Sizes of the written sample and of its cleaned table: read by the project's raw catalog
+    entries, validated and cleaned by the pipeline's nodes (Ibis on DuckDB)."""
     config = OmegaConfigLoader(str(PROJECT_PATH / "conf"), **CONFIG_LOADER_ARGS)
-    tables = {stem.lower(): pd.read_csv(target / f"{stem}.csv.gz",
-                                        **config["catalog"][f"{stem.lower()}_raw"]["load_args"])
-              for stem in STEMS}
-    cleaned, _ = clean_ratings(**tables, params=config["parameters"]["data_processing"])
+    entries = {f"{stem.lower()}_raw": {**config["catalog"][f"{stem.lower()}_raw"],
+                                       "filepath": str(target / f"{stem}.csv.gz")}
+               for stem in STEMS}
+    catalog = DataCatalog.from_config(entries)
+    raw = {table: catalog.load(f"{table}_raw") for table in VALIDATORS}
+    validated = {table: validate(raw[table])[0] for table, validate in VALIDATORS.items()}
+    cleaned, _ = clean_ratings(**validated, params=config["parameters"]["data_processing"])
+    sizes = {table: int(rows.count().execute()) for table, rows in raw.items()}
+    summary = cleaned.aggregate(rows=cleaned.count(), users=cleaned["User-ID"].nunique(),
+                                titles=cleaned["Book-Title"].nunique()).execute().iloc[0]
     megabytes = sum((target / f"{stem}.csv.gz").stat().st_size for stem in STEMS) / 1e6
-    return (f"{len(tables['users'])} users, {len(tables['ratings'])} ratings, "
-            f"{len(tables['books'])} books, {megabytes:.2f} MB; cleaned: {len(cleaned)} rows, "
-            f"{cleaned['User-ID'].nunique()} users, {cleaned['Book-Title'].nunique()} unique titles")
+    return (f"{sizes['users']} users, {sizes['ratings']} ratings, {sizes['books']} books, "
+            f"{megabytes:.2f} MB; cleaned: {summary['rows']} rows, {summary['users']} users, "
+            f"{summary['titles']} unique titles")
 
 
 def main() -> None:
