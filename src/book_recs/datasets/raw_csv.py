@@ -71,16 +71,16 @@ def find_raw_file(folder: str, table: str) -> str:
     ``.csv``, whichever exists; the Kaggle ``.csv.gz`` name when none does (loading it then fails
     naming the file).
 
-    >>> find_raw_file("/nowhere", "ratings")
-    '/nowhere/Ratings.csv.gz'
+    The path keeps ``folder`` as given: a relative folder stays relative, so Kedro anchors it at
+    the project root, wherever the process runs (a notebook runs in ``notebooks/``).
+
+    >>> find_raw_file("/nowhere", "ratings"), find_raw_file("data/none", "users")
+    ('/nowhere/Ratings.csv.gz', 'data/none/Users.csv.gz')
     """
-    fs, root = fsspec.core.url_to_fs(folder)
-    protocol = folder.split("://")[0] + "://" if "://" in folder else ""
-    for stem, suffix in itertools.product(FILE_STEMS[table], (".csv.gz", ".csv")):
-        path = f"{root.rstrip('/')}/{stem}{suffix}"
-        if fs.exists(path):
-            return protocol + path
-    return f"{protocol}{root.rstrip('/')}/{FILE_STEMS[table][0]}.csv.gz"
+    fs = fsspec.core.url_to_fs(folder)[0]
+    paths = [f"{folder.rstrip('/')}/{stem}{suffix}"
+             for stem, suffix in itertools.product(FILE_STEMS[table], (".csv.gz", ".csv"))]
+    return next((path for path in paths if fs.exists(path)), paths[0])
 
 
 def _first_line(path: str) -> bytes:
