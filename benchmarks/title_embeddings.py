@@ -32,14 +32,17 @@ def cleaned_unique_titles(data_dir: Path) -> list[str]:
     from kedro.framework.startup import bootstrap_project
 
     from book_recs.pipelines.data_processing.nodes import clean_ratings
+    from book_recs.pipelines.data_processing.pipeline import VALIDATORS
 
     bootstrap_project(PROJECT_PATH)
     with KedroSession.create(project_path=PROJECT_PATH, env="full") as session:
         context = session.load_context()
-        raw = {name: context.catalog.load(f"{name}_raw") for name in ("users", "ratings", "books")}
-        cleaned, _ = clean_ratings(**raw, params=context.params["data_processing"])
-    titles = sorted(cleaned["Book-Title"].unique())
-    print(f"cleaned ratings: {len(cleaned):,} rows, {len(titles):,} unique titles")  # noqa: T201
+        validated = {name: validate(context.catalog.load(f"{name}_raw"))[0]
+                     for name, validate in VALIDATORS.items()}
+        cleaned, _ = clean_ratings(**validated, params=context.params["data_processing"])
+        rows = int(cleaned.count().execute())
+        titles = sorted(cleaned.select("Book-Title").distinct().execute()["Book-Title"])
+    print(f"cleaned ratings: {rows:,} rows, {len(titles):,} unique titles")  # noqa: T201
     return titles
 
 
