@@ -44,9 +44,9 @@ def test_parameters_file_has_one_key_per_namespace():
 @pytest.fixture(scope="module")
 def run_outputs():
     catalog = DataCatalog()
-    catalog["model_input_train"] = make_model_input(n_users=20, books_per_user=6, seed=1)
-    catalog["model_input_valid"] = make_model_input(6, 6, seed=2, first_user=100)
-    catalog["model_input_test"] = make_model_input(6, 6, seed=3, first_user=200)
+    catalog["model_input_train@pandas"] = make_model_input(n_users=20, books_per_user=6, seed=1)
+    catalog["model_input_valid@pandas"] = make_model_input(6, 6, seed=2, first_user=100)
+    catalog["model_input_test@pandas"] = make_model_input(6, 6, seed=3, first_user=200)
     catalog["feature_specs"] = SPECS
     params = {"catboost_ranker": catboost_params(True, iterations=15),
               "catboost_classifier": catboost_params(False, iterations=15),
@@ -62,7 +62,7 @@ def run_outputs():
 @pytest.mark.parametrize("namespace", NAMESPACES)
 @pytest.mark.parametrize("split", ["valid", "test"])
 def test_pipeline_end_to_end_writes_contract_scores(run_outputs, namespace, split):
-    rows = run_outputs.load(f"model_input_{split}")
+    rows = run_outputs.load(f"model_input_{split}@pandas")
     scores = run_outputs.load(f"{namespace}.scores_{split}")
     optional = ["probability"] if namespace in PROBABILITY_MODELS else []
     assert list(scores.columns) == [*KEY_COLUMNS, "score", *optional]

@@ -15,7 +15,7 @@ TRAINING = {"seed": 1, "batch_size": 64, "epochs": 2, "progress_bar": False}
 def catalog() -> DataCatalog:
     catalog = DataCatalog()
     for split, seed in (("train", 1), ("valid", 2), ("test", 3)):
-        catalog[f"model_input_{split}"] = make_frame(200, seed)
+        catalog[f"model_input_{split}@pandas"] = make_frame(200, seed)
     catalog["feature_specs"] = SPECS
     catalog["params:finalmlp.model"] = SMALL_MODEL
     catalog["params:dualmlp.model"] = {**SMALL_MODEL, "use_gating": False, "fusion": "additive"}
@@ -28,7 +28,8 @@ def catalog() -> DataCatalog:
 def test_both_models_share_the_inputs_and_read_their_own_parameters():
     pipeline = create_pipeline()
     assert pipeline.inputs() == {
-        "model_input_train", "model_input_valid", "model_input_test", "feature_specs",
+        "model_input_train@pandas", "model_input_valid@pandas", "model_input_test@pandas",
+        "feature_specs",
         "params:finalmlp.model", "params:finalmlp.training",
         "params:dualmlp.model", "params:dualmlp.training"}
     assert {n.namespace for n in pipeline.nodes} == {"finalmlp", "dualmlp"}
@@ -38,7 +39,7 @@ def test_both_models_share_the_inputs_and_read_their_own_parameters():
 def test_scores_keep_the_rows_and_give_probabilities(catalog, name):
     for split in ("valid", "test"):
         scores = catalog.load(f"{name}.scores_{split}")
-        model_input = catalog.load(f"model_input_{split}")
+        model_input = catalog.load(f"model_input_{split}@pandas")
         assert list(scores.columns) == ["User-ID", "ISBN", "Book-Rating", "label", "score", "probability"]
         pd.testing.assert_frame_equal(scores.iloc[:, :4], model_input[scores.columns[:4]])
         assert scores["probability"].between(0, 1).all()

@@ -34,7 +34,7 @@ def test_evaluation_and_reporting_run_end_to_end():
         keep = slice(None) if ns != "random" else ["User-ID", "ISBN", "Book-Rating", "label", "score"]
         catalog[f"{ns}.scores_valid"] = make_scores(20, seed=1, with_probability=ns != "random")
         catalog[f"{ns}.scores_test"] = scores_test.loc[:, keep]
-    catalog["test_ratings"] = test_rows.assign(**{"Book-Title": "t", "Book-Author": "a"})
+    catalog["test_ratings@pandas"] = test_rows.assign(**{"Book-Title": "t", "Book-Author": "a"})
     catalog["finalmlp.stream_contributions"] = pd.DataFrame(
         {"stream": ["user", "item"], "contribution": [1.0, 3.0], "share": [0.25, 0.75]})
     catalog["finalmlp.gate_means"] = pd.DataFrame(

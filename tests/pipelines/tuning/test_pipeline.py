@@ -20,7 +20,8 @@ CONF = Path(__file__).resolve().parents[3] / "conf" / "base"
 def test_tuning_inputs_exclude_the_test_split():
     inputs = create_pipeline().inputs()
     assert not any("test" in name for name in inputs), inputs
-    assert {"model_input_train", "model_input_valid", "feature_specs", "optuna_storage"} <= inputs
+    assert {"model_input_train@pandas", "model_input_valid@pandas", "feature_specs",
+            "optuna_storage"} <= inputs
 
 
 def test_every_configured_catboost_objective_is_a_known_valid_metric():
