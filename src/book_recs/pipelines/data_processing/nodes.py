@@ -255,7 +255,7 @@ def clean_ratings(
         cleaned_rows=cleaned.count(),
         cleaned_users=cleaned[USER_COLUMN].nunique(),
         cleaned_books=cleaned[BOOK_COLUMN].nunique(),
-        positive_rows=cleaned[LABEL_COLUMN].sum(),
+        positive_rows=cleaned[LABEL_COLUMN].sum().fill_null(0),
     ), unknown_users.aggregate(ratings_unknown_user=unknown_users.count()))
     return cleaned, counts
 
