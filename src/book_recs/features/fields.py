@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from book_recs.features.title_embeddings import DEFAULT_ENCODER, encoder_key
 from book_recs.models.feature_spec import FeatureSpec
@@ -19,6 +19,7 @@ TITLE_FIELD = "Book-Title"
 MISSING_CATEGORY = "unknown"
 # A field both numeric and categorical (e.g. the year) gets this suffix on its numeric column.
 NUMERIC_COPY_SUFFIX = "_numeric"
+Side = Literal["user", "item"]
 STATISTICS = ("log_count", "like_rate", "mean_rating", "mean_deviation", "log_implicit_count",
               "implicit_share")
 
@@ -111,13 +112,16 @@ class FieldConfig:
             numeric_columns: The numeric model-input columns, in order.
             vocab_sizes: Ids per categorical field, the OOV id 0 included.
         """
-        def context(column: str) -> str:
-            source = column.removesuffix(NUMERIC_COPY_SUFFIX)
-            source = TITLE_FIELD if source.startswith(f"{TITLE_FIELD}_") else source
-            return "user" if source in self.user_fields else "item"
-
-        numeric = [FeatureSpec(name, "numeric", context=context(name)) for name in numeric_columns]
+        numeric = [FeatureSpec(name, "numeric", context=self.context(name))
+                   for name in numeric_columns]
         categorical = [FeatureSpec(name, "categorical", vocab_size=vocab_sizes[name],
-                                   context=context(name))
+                                   context=self.context(name))
                        for name in self.categorical_fields]
         return numeric + categorical
+
+    def context(self, column: str) -> Side:
+        """The side a model-input column describes: ``user`` for the user fields (and their
+        numeric copies), ``item`` for everything else (titles and item statistics included)."""
+        source = column.removesuffix(NUMERIC_COPY_SUFFIX)
+        source = TITLE_FIELD if source.startswith(f"{TITLE_FIELD}_") else source
+        return "user" if source in self.user_fields else "item"
