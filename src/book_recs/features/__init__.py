@@ -8,6 +8,7 @@ Score new rows with what the pipeline fitted (``feature_transformers`` in the ca
 from .item_statistics import ItemStatistics, statistic_columns
 from .title_embeddings import (
     DEFAULT_ENCODER,
+    TitleEncoder,
     add_title_embeddings,
     empty_title_cache,
     encoder_key,
@@ -27,6 +28,7 @@ __all__ = [
     "FeatureTransformers",
     "FieldConfig",
     "ItemStatistics",
+    "TitleEncoder",
     "add_title_embeddings",
     "build_model_input",
     "build_train_model_input",

@@ -45,7 +45,7 @@ class FieldConfig:
     Attributes:
         numeric_fields: Numeric columns; the title components are added after them.
         categorical_fields: Columns turned into vocabulary ids.
-        title_encoder: Encoder name whose cached title embeddings are used.
+        title_encoder: Cache key (``encoder_key``) of the title embeddings used.
         pca_variance_share: Share of title-embedding variance the PCA keeps.
         min_category_count: Train values seen fewer times map to the OOV id.
         item_statistic_keys: Item columns that get train-only statistics (count, like rate,
@@ -59,7 +59,7 @@ class FieldConfig:
     numeric_fields: tuple[str, ...] = ("Age",)
     categorical_fields: tuple[str, ...] = ("Book-Author", "Year-Of-Publication", "Publisher",
                                            "state", "country")
-    title_encoder: str = DEFAULT_ENCODER
+    title_encoder: str = encoder_key(DEFAULT_ENCODER, "cpu")
     pca_variance_share: float = 0.8
     min_category_count: int = 1
     item_statistic_keys: tuple[str, ...] = ()
@@ -74,7 +74,7 @@ class FieldConfig:
         return cls(
             numeric_fields=tuple(params["numeric_fields"]),
             categorical_fields=tuple(params["categorical_fields"]),
-            title_encoder=encoder_key(params["title_encoder"]),
+            title_encoder=encoder_key(params["title_encoder"], params["title_device"]),
             pca_variance_share=params["pca_variance_share"],
             min_category_count=params["min_category_count"],
             # Optional keys: absent means the field's default (no item statistics).
