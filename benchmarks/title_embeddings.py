@@ -7,8 +7,7 @@ then again (cached), through the same datasets as the pipeline (``OptionalParque
 
 - previous: one sentence-transformers ``encode`` call over the sorted new titles, batches of 128
   titles padded to their longest, torch's own thread count (the code before the fixed shapes);
-- current: ``TitleEncoder`` (fixed batch shapes per token length, one thread per process, the
-  multi-process pool from ``2 * MIN_TITLES_PER_WORKER`` titles on).
+- current: ``TitleEncoder`` (fixed batch shapes per token length, one thread).
 
 Then the current vectors are checked byte for byte against the same titles encoded again in
 another company (two random halves, in reverse order) and one at a time, and compared by cosine
@@ -112,8 +111,6 @@ def main() -> None:
     parser.add_argument("--alone", type=int, default=20, help="titles also encoded one at a time")
     parser.add_argument("--reference", type=Path, help=".npz of titles and previous vectors")
     parser.add_argument("--skip-previous", action="store_true", help="time the current only")
-    parser.add_argument("--min-titles-per-worker", type=int,
-                        help="override MIN_TITLES_PER_WORKER (when the pool starts)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--seed", type=int, default=2021)
     args = parser.parse_args()
@@ -122,10 +119,8 @@ def main() -> None:
 
     import torch
 
-    from book_recs.features import DEFAULT_ENCODER, encoder_key, load_title_encoder, title_embeddings
-
-    if args.min_titles_per_worker:
-        title_embeddings.MIN_TITLES_PER_WORKER = args.min_titles_per_worker
+    from book_recs.features import DEFAULT_ENCODER, encoder_key, load_title_encoder
+    from book_recs.features.title_embeddings import TOKENS_PER_BATCH
 
     all_titles = cleaned_unique_titles(args.data_dir)
     rng = np.random.default_rng(args.seed)
@@ -134,10 +129,8 @@ def main() -> None:
     start = time.perf_counter()
     encoder = load_title_encoder(DEFAULT_ENCODER, "cpu")
     load_seconds = time.perf_counter() - start
-    print(f"{len(titles)} titles; torch threads {torch.get_num_threads()}; current setting: "  # noqa: T201
-          f"{title_embeddings.TOKENS_PER_BATCH}-token batches, "
-          f"{encoder.worker_count(len(titles))} process(es) (pool from "
-          f"{2 * title_embeddings.MIN_TITLES_PER_WORKER} titles); model load {load_seconds:.1f} s")
+    print(f"{len(titles)} titles; torch threads {torch.get_num_threads()} (previous setting), "  # noqa: T201
+          f"1 (current, {TOKENS_PER_BATCH}-token batches); model load {load_seconds:.1f} s")
 
     current = cold_and_cached("current", titles, encoder_key(DEFAULT_ENCODER, "cpu"),
                               lambda: load_title_encoder(DEFAULT_ENCODER, "cpu"))

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from book_recs.devices import resolve_device
-from book_recs.features import title_embeddings
 from book_recs.features.title_embeddings import (
     add_title_embeddings,
     empty_title_cache,
@@ -136,10 +135,12 @@ def test_every_batch_has_the_fixed_shape_of_its_token_length(encoder, monkeypatc
 
 def test_a_titles_vector_is_the_same_bytes_in_any_company(encoder):
     vectors = encoder.encode(TITLES)
-    alone = np.stack([encoder.encode([title])[0] for title in TITLES])
+    sharing = [0, 1, 4, 9]  # the titles that share their batch with another title
+    alone = np.stack([encoder.encode([TITLES[i]])[0] for i in sharing])
     shuffled = np.random.default_rng(0).permutation(len(TITLES))
     others = encoder.encode(["Emma", "A Painted House"] + [TITLES[i] for i in shuffled])
-    assert vectors.tobytes() == alone.tobytes() == others[2:][np.argsort(shuffled)].tobytes()
+    assert vectors[sharing].tobytes() == alone.tobytes()
+    assert vectors.tobytes() == others[2:][np.argsort(shuffled)].tobytes()
     assert vectors.dtype == np.float32 and vectors.shape == (len(TITLES), 384)
 
 
@@ -149,12 +150,3 @@ def test_vectors_match_the_plain_sentence_transformers_encoding(encoder):
     vectors = encoder.encode(TITLES)
     assert (vectors * padded).sum(axis=1).min() > 0.999
     assert not np.array_equal(vectors, padded)  # the padding did move the last bits
-
-
-def test_the_process_pool_gives_the_same_bytes(encoder, monkeypatch):
-    in_process = encoder.encode(TITLES)
-    assert encoder.worker_count(len(TITLES)) == 1
-    monkeypatch.setattr(title_embeddings, "MIN_TITLES_PER_WORKER", 1)
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    assert encoder.worker_count(len(TITLES)) == 2
-    assert encoder.encode(TITLES).tobytes() == in_process.tobytes()

@@ -7,7 +7,7 @@ side and are never mixed: lookups always filter on the key.
 
 A title's vector is a pure function of (key, title): ``TitleEncoder`` computes it in a batch of
 a fixed shape that depends on the title's token length only (titles of one length, never padded,
-filled up with copies to a fixed row count) with one thread per process, so neither its
+filled up with copies to a fixed row count) with one thread, so neither its
 companions, its position, the job's size nor the machine's core count change a bit. The old
 vectors (one ``encode`` call over all new titles: padding and batch shapes varying with the
 other titles) moved by ~1e-7 with their batch; they were cached under the bare model name
@@ -26,13 +26,11 @@ Example (a fake encoder stands in for sentence-transformers):
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
-from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -58,9 +56,6 @@ PACKAGED_ENCODERS = {
 TOKENS_PER_BATCH = 512
 # How TitleEncoder computes: torch in float32 in those fixed batch shapes. Part of the cache key.
 ENCODING = f"float32-{TOKENS_PER_BATCH}-token-batches"
-# A pool worker takes seconds to start (it imports torch and sentence-transformers and receives
-# the model), about the time one process needs for a few thousand titles: smaller jobs stay here.
-MIN_TITLES_PER_WORKER = 5_000
 
 
 class TextEncoder(Protocol):
@@ -90,8 +85,7 @@ class TitleEncoder:
     shapes, so a batch's shape must depend on nothing but the title: titles are grouped by token
     length (as the model tokenizes them), a batch of titles of L tokens always has
     ``TOKENS_PER_BATCH // L`` rows (the group's last batch is filled up with copies of its first
-    title) and every process computes with one thread. On the CPU, large jobs run in
-    sentence-transformers' multi-process pool, one single-threaded worker per torch thread.
+    title) and torch computes with one thread.
 
     Attributes:
         model: The sentence-transformers model, on the device it encodes on.
@@ -105,13 +99,13 @@ class TitleEncoder:
         order = np.argsort(lengths, kind="stable")
         group_starts = np.flatnonzero(np.diff(lengths[order])) + 1
         parts = []
-        with self._pool(self.worker_count(len(titles))) as pool, _one_thread(), tqdm(
-                total=len(titles), desc="titles", disable=not show_progress_bar) as progress:
+        with _one_thread(), tqdm(total=len(titles), desc="titles",
+                                 disable=not show_progress_bar) as progress:
             for group in np.split(order, group_starts):
                 rows = max(1, TOKENS_PER_BATCH // int(lengths[group[0]]))
                 batch = [titles[i] for i in group] + [titles[group[0]]] * (-len(group) % rows)
-                vectors = self.model.encode(batch, batch_size=rows, pool=pool, chunk_size=rows,
-                                            show_progress_bar=False, convert_to_numpy=True)
+                vectors = self.model.encode(batch, batch_size=rows, show_progress_bar=False,
+                                            convert_to_numpy=True)
                 parts.append(vectors[:len(group)])
                 progress.update(len(group))
         return np.concatenate(parts).astype(np.float32)[np.argsort(order)]
@@ -123,30 +117,15 @@ class TitleEncoder:
             for start in range(0, len(titles), chunk_size)
         ])
 
-    def worker_count(self, n_titles: int) -> int:
-        """Processes to encode ``n_titles`` with: 1 (this process) on a GPU or for small jobs."""
-        if self.model.device.type != "cpu":
-            return 1
-        return max(1, min(torch.get_num_threads(), n_titles // MIN_TITLES_PER_WORKER))
-
-    @contextmanager
-    def _pool(self, workers: int) -> Iterator[dict[str, Any] | None]:
-        """sentence-transformers' pool of ``workers`` single-threaded CPU workers; None for 1."""
-        if workers == 1:
-            yield None
-            return
-        # torch in each spawned worker reads its thread count from the environment it starts with.
-        with mock.patch.dict(os.environ, {"OMP_NUM_THREADS": "1"}):
-            pool = self.model.start_multi_process_pool(["cpu"] * workers)
-        try:
-            yield pool
-        finally:
-            self.model.stop_multi_process_pool(pool)
-
 
 @contextmanager
 def _one_thread() -> Iterator[None]:
-    """torch computes with one thread inside the block (thread counts change the bits)."""
+    """torch computes with one thread inside the block.
+
+    Thread counts change the bits (small matrices are split differently), and one thread is
+    also the fastest per core here: two threads of one process wait on each other, worst when
+    other jobs share the cores.
+    """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
