@@ -46,7 +46,7 @@ class FieldConfig:
         numeric_fields: Numeric columns; the title components are added after them.
         categorical_fields: Columns turned into vocabulary ids.
         user_fields: The user side (FinalMLP's user-stream gate context); the rest is item side.
-        title_encoder: Encoder name whose cached title embeddings are used.
+        title_encoder: Cache key (``encoder_key``) of the title embeddings used.
         pca_variance_share: Share of title-embedding variance the PCA keeps.
         min_category_count: Train values seen fewer times map to the OOV id.
         item_statistic_keys: Item columns that get train-only statistics (see
@@ -61,7 +61,7 @@ class FieldConfig:
     categorical_fields: tuple[str, ...] = ("Book-Author", "Year-Of-Publication", "Publisher",
                                            "state", "country")
     user_fields: tuple[str, ...] = ("Age", "state", "country")
-    title_encoder: str = DEFAULT_ENCODER
+    title_encoder: str = encoder_key(DEFAULT_ENCODER, "cpu")
     pca_variance_share: float = 0.8
     min_category_count: int = 1
     item_statistic_keys: tuple[str, ...] = ()
@@ -88,7 +88,7 @@ class FieldConfig:
             numeric_fields=tuple(params["numeric_fields"]),
             categorical_fields=tuple(params["categorical_fields"]),
             user_fields=tuple(params["user_fields"]),
-            title_encoder=encoder_key(params["title_encoder"]),
+            title_encoder=encoder_key(params["title_encoder"], params["title_device"]),
             pca_variance_share=params["pca_variance_share"],
             min_category_count=params["min_category_count"],
             item_statistic_keys=tuple(params.get("item_statistic_keys", ())),

@@ -45,7 +45,7 @@ def make_ratings(rows: list[dict]) -> pd.DataFrame:
 def params() -> dict:
     return {
         "title_encoder": "fake-encoder",
-        "encode_batch_size": 4,
+        "title_device": "cpu",
         "pca_variance_share": 0.8,
         "seed": 2021,
         "numeric_fields": ["Age"],
@@ -92,10 +92,10 @@ def implicit() -> pd.DataFrame:
 
 @pytest.fixture
 def encoder(monkeypatch) -> CountingEncoder:
-    """The fake encoder, returned by the nodes' encoder loader whatever the name."""
+    """The fake encoder, returned by the nodes' encoder loader whatever the name and device."""
     fake = CountingEncoder()
 
-    def load(name: str) -> CountingEncoder:
+    def load(name: str, device: str) -> CountingEncoder:
         fake.name = name
         return fake
 

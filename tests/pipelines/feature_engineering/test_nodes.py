@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.decomposition import PCA
 
-from book_recs.features import empty_title_cache, title_matrix
+from book_recs.features import empty_title_cache, encoder_key, title_matrix
 from book_recs.pipelines.feature_engineering.nodes import (
     build_feature_specs,
     build_model_input,
@@ -21,6 +21,7 @@ from book_recs.pipelines.feature_engineering.nodes import (
 from .conftest import make_ratings
 
 CATEGORICAL = ["Book-Author", "Year-Of-Publication", "Publisher", "state", "country"]
+FAKE_KEY, OTHER_KEY = encoder_key("fake-encoder", "cpu"), encoder_key("other-encoder", "cpu")
 
 
 def all_ratings(splits):
@@ -66,19 +67,18 @@ def test_changed_encoder_name_reencodes_and_keeps_vectors_apart(splits, params, 
     other = update_title_embeddings(all_ratings(splits), cache,
                                     {**params, "title_encoder": "other-encoder"})
     assert len(encoder.encoded) == 8
-    assert other.groupby("encoder")["title"].nunique().to_dict() == {"fake-encoder": 8,
-                                                                     "other-encoder": 8}
+    assert other.groupby("encoder")["title"].nunique().to_dict() == {FAKE_KEY: 8, OTHER_KEY: 8}
     titles = pd.Series(["Train title 0"])
-    np.testing.assert_array_equal(title_matrix(other, "fake-encoder", titles),
-                                  title_matrix(cache, "fake-encoder", titles))
-    assert not np.allclose(title_matrix(other, "other-encoder", titles),
-                           title_matrix(other, "fake-encoder", titles))
+    np.testing.assert_array_equal(title_matrix(other, FAKE_KEY, titles),
+                                  title_matrix(cache, FAKE_KEY, titles))
+    assert not np.allclose(title_matrix(other, OTHER_KEY, titles),
+                           title_matrix(other, FAKE_KEY, titles))
     with pytest.raises(KeyError, match="unseen-encoder"):
         title_matrix(other, "unseen-encoder", titles)
 
 
 def test_title_without_embedding_gives_nan_row(cache):
-    matrix = title_matrix(cache, "fake-encoder", pd.Series(["Train title 0", "never encoded"]))
+    matrix = title_matrix(cache, FAKE_KEY, pd.Series(["Train title 0", "never encoded"]))
     assert not np.isnan(matrix[0]).any()
     assert np.isnan(matrix[1]).all()
 
@@ -112,7 +112,7 @@ def test_numeric_scaling_uses_the_train_range_and_clips(splits, cache, transform
 def test_title_pca_is_fitted_on_unique_train_titles_only(splits, cache, transformers):
     train_titles = pd.Series(splits["train"]["Book-Title"].unique())
     expected = PCA(n_components=0.8, svd_solver="full", random_state=2021).fit(
-        title_matrix(cache, "fake-encoder", train_titles))
+        title_matrix(cache, FAKE_KEY, train_titles))
     assert transformers.title_pca.n_samples_ == len(train_titles) == 6
     np.testing.assert_allclose(transformers.title_pca.components_, expected.components_)
     assert transformers.title_columns == [f"Book-Title_{i}" for i in range(expected.n_components_)]
