@@ -1,45 +1,21 @@
 """The whole default pipeline on the shipped sample, as a user runs it: `kedro run`, twice, in fresh
-processes. Checks determinism (identical metrics, scores and FinalMLP weights), that each run is
+processes and fresh copies of the project (the first is the suite's shared ``sample_run``). Checks determinism (identical metrics, scores and FinalMLP weights), that each run is
 recorded in the local MLflow store with its tags and metrics, that a changed seed changes the
 results, and that `kedro viz build` succeeds."""
 
 from __future__ import annotations
 
 import filecmp
-import os
 import pickle
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-PROJECT_PATH = Path(__file__).resolve().parents[1]
+from tests.conftest import copy_project, kedro
+
 pytestmark = pytest.mark.slow
-
-
-def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "BOOK_RECS_TRACKING": "on"}
-    env.pop("BOOK_CROSSING_DIR", None)
-    result = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=900, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def copy_project(target: Path) -> Path:
-    """A fresh project folder: the code, the configuration and the raw sample, no outputs."""
-    shutil.copy(PROJECT_PATH / "pyproject.toml", target)
-    shutil.copytree(PROJECT_PATH / "src", target / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copytree(PROJECT_PATH / "conf", target / "conf",
-                    ignore=shutil.ignore_patterns("local"))
-    (target / "conf" / "local").mkdir()
-    shutil.copytree(PROJECT_PATH / "data" / "01_raw", target / "data" / "01_raw",
-                    ignore=shutil.ignore_patterns("full"))
-    return target
 
 
 def outputs(project: Path) -> dict[str, Path]:
@@ -58,13 +34,13 @@ def finalmlp_weights(project: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    first = copy_project(tmp_path_factory.mktemp("first"))
-    kedro(first, "run")
+def two_runs(sample_run, tmp_path_factory):
+    """The shared sample run, and a second run of the same project in a fresh copy, recorded in
+    the same MLflow store."""
     second = copy_project(tmp_path_factory.mktemp("second"))
-    shutil.copy(first / "mlflow.db", second / "mlflow.db")  # one store, two runs
+    shutil.copy(sample_run / "mlflow.db", second / "mlflow.db")  # one store, two runs
     kedro(second, "run")
-    return first, second
+    return sample_run, second
 
 
 def test_two_runs_give_identical_numbers_and_weights(two_runs):
@@ -100,12 +76,13 @@ def test_each_run_is_recorded_in_the_local_mlflow_store(two_runs):
 def test_a_changed_seed_changes_the_model_and_is_tracked(two_runs):
     import mlflow
 
-    first, _ = two_runs
-    before = finalmlp_weights(first)
-    kedro(first, "run", "--pipeline", "finalmlp", "--params", "finalmlp.training.seed=7")
-    after = finalmlp_weights(first)
+    _, second = two_runs  # the shared run stays as it was, for the tests that read it
+    before = finalmlp_weights(second)
+    kedro(second, "run", "--pipeline", "finalmlp", "--namespaces", "finalmlp",
+          "--params", "finalmlp.training.seed=7")
+    after = finalmlp_weights(second)
     assert not all(torch.equal(before[k], after[k]) for k in before)
-    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{first / 'mlflow.db'}")
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{second / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("book_recs")
     seeds = {r.data.params.get("finalmlp.training.seed")
              for r in client.search_runs([experiment.experiment_id])}

@@ -127,7 +127,7 @@ def test_each_train_user_has_one_fold_and_the_draw_is_seeded():
     users = pd.DataFrame({"User-ID": [5, 1, 5, 3, 1, 9, 7, 3, 40, 41],
                           "split": ["train"] * 8 + ["valid", "test"]})
     params = {"numeric_fields": [], "categorical_fields": [], "user_fields": [],
-              "title_encoder": "e", "pca_variance_share": 0.8, "min_category_count": 1,
+              "title_encoder": "e", "title_device": "cpu", "pca_variance_share": 0.8, "min_category_count": 1,
               "statistics_folds": 3, "seed": 11}
     folds = assign_statistics_folds(users, params)
     assert folds["User-ID"].tolist() == [1, 3, 5, 7, 9]  # train users, once each

@@ -11,6 +11,7 @@ from . import item_statistics, model_input, title_components
 from .fields import FieldConfig, statistic_columns
 from .title_embeddings import (
     DEFAULT_ENCODER,
+    TitleEncoder,
     add_title_embeddings,
     empty_title_cache,
     encoder_key,
@@ -21,6 +22,7 @@ from .title_embeddings import (
 __all__ = [
     "DEFAULT_ENCODER",
     "FieldConfig",
+    "TitleEncoder",
     "add_title_embeddings",
     "empty_title_cache",
     "encoder_key",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from book_recs.features.title_embeddings import DEFAULT_ENCODER, encoder_key
 from book_recs.models.feature_spec import FeatureSpec
@@ -19,6 +19,7 @@ TITLE_FIELD = "Book-Title"
 MISSING_CATEGORY = "unknown"
 # A field both numeric and categorical (e.g. the year) gets this suffix on its numeric column.
 NUMERIC_COPY_SUFFIX = "_numeric"
+Side = Literal["user", "item"]
 STATISTICS = ("log_count", "like_rate", "mean_rating", "mean_deviation", "log_implicit_count",
               "implicit_share")
 
@@ -45,7 +46,7 @@ class FieldConfig:
         numeric_fields: Numeric columns; the title components are added after them.
         categorical_fields: Columns turned into vocabulary ids.
         user_fields: The user side (FinalMLP's user-stream gate context); the rest is item side.
-        title_encoder: Encoder name whose cached title embeddings are used.
+        title_encoder: Cache key (``encoder_key``) of the title embeddings used.
         pca_variance_share: Share of title-embedding variance the PCA keeps.
         min_category_count: Train values seen fewer times map to the OOV id.
         item_statistic_keys: Item columns that get train-only statistics (see
@@ -60,7 +61,7 @@ class FieldConfig:
     categorical_fields: tuple[str, ...] = ("Book-Author", "Year-Of-Publication", "Publisher",
                                            "state", "country")
     user_fields: tuple[str, ...] = ("Age", "state", "country")
-    title_encoder: str = DEFAULT_ENCODER
+    title_encoder: str = encoder_key(DEFAULT_ENCODER, "cpu")
     pca_variance_share: float = 0.8
     min_category_count: int = 1
     item_statistic_keys: tuple[str, ...] = ()
@@ -87,7 +88,7 @@ class FieldConfig:
             numeric_fields=tuple(params["numeric_fields"]),
             categorical_fields=tuple(params["categorical_fields"]),
             user_fields=tuple(params["user_fields"]),
-            title_encoder=encoder_key(params["title_encoder"]),
+            title_encoder=encoder_key(params["title_encoder"], params["title_device"]),
             pca_variance_share=params["pca_variance_share"],
             min_category_count=params["min_category_count"],
             item_statistic_keys=tuple(params.get("item_statistic_keys", ())),
@@ -111,13 +112,16 @@ class FieldConfig:
             numeric_columns: The numeric model-input columns, in order.
             vocab_sizes: Ids per categorical field, the OOV id 0 included.
         """
-        def context(column: str) -> str:
-            source = column.removesuffix(NUMERIC_COPY_SUFFIX)
-            source = TITLE_FIELD if source.startswith(f"{TITLE_FIELD}_") else source
-            return "user" if source in self.user_fields else "item"
-
-        numeric = [FeatureSpec(name, "numeric", context=context(name)) for name in numeric_columns]
+        numeric = [FeatureSpec(name, "numeric", context=self.context(name))
+                   for name in numeric_columns]
         categorical = [FeatureSpec(name, "categorical", vocab_size=vocab_sizes[name],
-                                   context=context(name))
+                                   context=self.context(name))
                        for name in self.categorical_fields]
         return numeric + categorical
+
+    def context(self, column: str) -> Side:
+        """The side a model-input column describes: ``user`` for the user fields (and their
+        numeric copies), ``item`` for everything else (titles and item statistics included)."""
+        source = column.removesuffix(NUMERIC_COPY_SUFFIX)
+        source = TITLE_FIELD if source.startswith(f"{TITLE_FIELD}_") else source
+        return "user" if source in self.user_fields else "item"

@@ -29,6 +29,7 @@ from book_recs.features.fields import (
     MISSING_CATEGORY,
     TITLE_FIELD,
     FieldConfig,
+    Side,
     statistic_columns,
 )
 from book_recs.features.item_statistics import item_statistic_features
@@ -71,26 +72,31 @@ def fit_vocabularies(train: ir.Table, config: FieldConfig) -> ir.Table:
 
 def numeric_features(rows: ir.Table, config: FieldConfig, title_components: ir.Table,
                      statistics: ir.Table, priors: ir.Table,
-                     row_folds: ir.Table | None = None) -> ir.Table:
+                     row_folds: ir.Table | None = None, side: Side | None = None) -> ir.Table:
     """``rows`` with their unscaled numeric columns (float64, null where unknown): the numeric
     fields, the title components (null for a title without components) and the item statistics
-    (out of fold for train rows when ``row_folds`` is given; see ``item_statistic_features``)."""
+    (out of fold for train rows when ``row_folds`` is given; see ``item_statistic_features``);
+    only those of one ``side`` when it is given."""
+    def wanted(column: str) -> bool:
+        return side is None or config.context(column) == side
+
     numbers = rows.mutate(**{
         config.numeric_column(name): _field(rows, name, "float64").cast("float64")
-        for name in config.numeric_fields})
-    if config.item_statistic_keys:
+        for name in config.numeric_fields if wanted(config.numeric_column(name))})
+    keys = [key for key in config.item_statistic_keys if wanted(f"{key}_log_count")]
+    if keys:
         # A key the rows lack (e.g. a reader's profile) is unknown: its statistics are the priors.
-        numbers = numbers.mutate(**{key: ibis.null("string") for key in config.item_statistic_keys
+        numbers = numbers.mutate(**{key: ibis.null("string") for key in keys
                                     if key not in numbers.columns})
         numbers = item_statistic_features(
-            numbers, statistics, priors, config.item_statistic_keys,
-            config.statistics_prior_strength, config.implicit_prior_strength,
-            config.statistics_folds, row_folds)
-    # The widest table last: every join before it would carry its ~150 columns.
-    components = title_components.rename(_title=TITLE_FIELD)
-    numbers = numbers.left_join(
-        components, _field(numbers, TITLE_FIELD, "string") == components["_title"]
-    ).drop("_title")
+            numbers, statistics, priors, keys, config.statistics_prior_strength,
+            config.implicit_prior_strength, config.statistics_folds, row_folds)
+    if wanted(f"{TITLE_FIELD}_0"):
+        # The widest table last: every join before it would carry its ~150 columns.
+        components = title_components.rename(_title=TITLE_FIELD)
+        numbers = numbers.left_join(
+            components, _field(numbers, TITLE_FIELD, "string") == components["_title"]
+        ).drop("_title")
     return numbers
 
 
@@ -140,7 +146,8 @@ def column_scalings(scaling: pd.DataFrame) -> dict[str, ColumnScaling]:
 
 def build_model_input(rows: ir.Table, config: FieldConfig, title_components: ir.Table,
                       statistics: ir.Table, priors: ir.Table, vocabularies: ir.Table,
-                      scaling: pd.DataFrame, row_folds: ir.Table | None = None) -> ir.Table:
+                      scaling: pd.DataFrame, row_folds: ir.Table | None = None,
+                      side: Side | None = None) -> ir.Table:
     """Model input for any cleaned-like rows, with what was fitted on train.
 
     Never fails on new data: unseen or rare categories get the OOV id 0, missing categories are
@@ -155,19 +162,25 @@ def build_model_input(rows: ir.Table, config: FieldConfig, title_components: ir.
         scaling: ``fit_scaling``'s one-row table, as pandas.
         row_folds: ``User-ID`` -> fold, only for the train rows the statistics were counted on
             (their item statistics are then out of fold).
+        side: ``user`` or ``item``: only the feature columns of that side (e.g. readers alone, or
+            candidate books alone, whose columns a recommender puts side by side); ``None``: all.
 
     Returns:
         One row per input row (in ``row_order`` when the rows have it): the ID columns present,
         numeric columns as float32, categorical ids as int64.
     """
+    categorical = [name for name in config.categorical_fields
+                   if side is None or config.context(name) == side]
     table = rows
-    for name in config.categorical_fields:
+    for name in categorical:
         vocabulary = (vocabularies.filter(vocabularies["field"] == name)
                       .select(_token="token", **{f"_id_{name}": "id"}))
         table = table.left_join(vocabulary, category_tokens(_field(table, name, "string"))
                                 == vocabulary["_token"]).drop("_token")
-    table = numeric_features(table, config, title_components, statistics, priors, row_folds)
-    constants = column_scalings(scaling)
+    table = numeric_features(table, config, title_components, statistics, priors, row_folds,
+                             side)
+    constants = {column: constant for column, constant in column_scalings(scaling).items()
+                 if side is None or config.context(column) == side}
     # greatest/least, not clip(): clip's null handling repeats the expression in SQL, and the
     # value is never null here.
     scaled = {
@@ -175,8 +188,7 @@ def build_model_input(rows: ir.Table, config: FieldConfig, title_components: ir.
             table[column].fill_null(constant.median) * constant.scale + constant.offset, 1.0),
             0.0).cast("float32")
         for column, constant in constants.items()}
-    ids = {name: table[f"_id_{name}"].fill_null(0).cast("int64")
-           for name in config.categorical_fields}
+    ids = {name: table[f"_id_{name}"].fill_null(0).cast("int64") for name in categorical}
     if ORDER_COLUMN in table.columns:
         table = table.order_by(ORDER_COLUMN)
     return table.select(*[c for c in KEY_COLUMNS if c in rows.columns], **scaled, **ids)
@@ -200,7 +212,8 @@ class FittedFeatures:
     vocabularies: ir.Table
     scaling: pd.DataFrame
 
-    def build(self, rows: ir.Table, row_folds: ir.Table | None = None) -> ir.Table:
+    def build(self, rows: ir.Table, row_folds: ir.Table | None = None,
+              side: Side | None = None) -> ir.Table:
         """``build_model_input`` of ``rows`` with these tables."""
         return build_model_input(rows, self.config, self.title_components, self.statistics,
-                                 self.priors, self.vocabularies, self.scaling, row_folds)
+                                 self.priors, self.vocabularies, self.scaling, row_folds, side)

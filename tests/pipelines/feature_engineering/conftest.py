@@ -56,10 +56,10 @@ class CountingEncoder:
 
 @contextlib.contextmanager
 def fake_encoder() -> Iterator[CountingEncoder]:
-    """The fake encoder, returned by the nodes' encoder loader whatever the name."""
+    """The fake encoder, returned by the nodes' encoder loader whatever the name and device."""
     fake = CountingEncoder()
 
-    def load(name: str) -> CountingEncoder:
+    def load(name: str, device: str) -> CountingEncoder:
         fake.name = name
         return fake
 
@@ -99,7 +99,7 @@ def train_rows() -> pd.DataFrame:
 def params() -> dict:
     return {
         "title_encoder": "fake-encoder",
-        "encode_batch_size": 4,
+        "title_device": "cpu",
         "pca_variance_share": 0.8,
         "seed": 2021,
         "numeric_fields": ["Age"],

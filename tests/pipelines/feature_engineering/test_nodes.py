@@ -16,6 +16,7 @@ from book_recs.columns import KEY_COLUMNS
 from book_recs.features import (
     add_title_embeddings,
     empty_title_cache,
+    encoder_key,
     statistic_columns,
     title_matrix,
 )
@@ -30,6 +31,7 @@ from .conftest import CountingEncoder, fit_stage
 
 CATEGORICAL = ["Book-Author", "Year-Of-Publication", "Publisher", "state", "country"]
 ALL_TITLES = [*[f"Train title {i}" for i in range(6)], "Valid only title", "Test only title"]
+FAKE_KEY, OTHER_KEY = encoder_key("fake-encoder", "cpu"), encoder_key("other-encoder", "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -79,19 +81,18 @@ def test_changed_encoder_name_reencodes_and_keeps_vectors_apart(stage, params, e
     encoder.encoded.clear()
     other = update_title_embeddings(stage.titles, cache, {**params, "title_encoder": "other-encoder"})
     assert len(encoder.encoded) == 8
-    assert other.groupby("encoder")["title"].nunique().to_dict() == {"fake-encoder": 8,
-                                                                     "other-encoder": 8}
+    assert other.groupby("encoder")["title"].nunique().to_dict() == {FAKE_KEY: 8, OTHER_KEY: 8}
     titles = pd.Series(["Train title 0"])
-    np.testing.assert_array_equal(title_matrix(other, "fake-encoder", titles),
-                                  title_matrix(cache, "fake-encoder", titles))
-    assert not np.allclose(title_matrix(other, "other-encoder", titles),
-                           title_matrix(other, "fake-encoder", titles))
+    np.testing.assert_array_equal(title_matrix(other, FAKE_KEY, titles),
+                                  title_matrix(cache, FAKE_KEY, titles))
+    assert not np.allclose(title_matrix(other, OTHER_KEY, titles),
+                           title_matrix(other, FAKE_KEY, titles))
     with pytest.raises(KeyError, match="unseen-encoder"):
         title_matrix(other, "unseen-encoder", titles)
 
 
 def test_title_without_embedding_gives_nan_row(stage):
-    matrix = title_matrix(stage.cache, "fake-encoder", pd.Series(["Train title 0", "never encoded"]))
+    matrix = title_matrix(stage.cache, FAKE_KEY, pd.Series(["Train title 0", "never encoded"]))
     assert not np.isnan(matrix[0]).any()
     assert np.isnan(matrix[1]).all()
 
@@ -99,7 +100,7 @@ def test_title_without_embedding_gives_nan_row(stage):
 # ---------------------------------------------------------------- title components
 def test_title_pca_is_fitted_on_unique_train_titles_only(stage):
     expected = PCA(n_components=0.8, svd_solver="full", random_state=2021).fit(
-        title_matrix(stage.cache, "fake-encoder", pd.Series(ALL_TITLES[:6])))
+        title_matrix(stage.cache, FAKE_KEY, pd.Series(ALL_TITLES[:6])))
     assert stage.title_pca.n_samples_ == 6
     np.testing.assert_allclose(stage.title_pca.components_, expected.components_)
     components = [f"Book-Title_{i}" for i in range(expected.n_components_)]
@@ -110,7 +111,7 @@ def test_title_pca_is_fitted_on_unique_train_titles_only(stage):
 def test_a_titles_components_do_not_depend_on_the_titles_projected_with_it(stage, params):
     """Blocks of PROJECTION_BLOCK rows: the same bytes alone, first, or in a later block."""
     others = [f"Other title {i}" for i in range(PROJECTION_BLOCK + 40)]
-    cache = add_title_embeddings(stage.cache, others, "fake-encoder", CountingEncoder)
+    cache = add_title_embeddings(stage.cache, others, FAKE_KEY, CountingEncoder)
     title = "Valid only title"
 
     def components_of(titles: list[str]) -> bytes:

@@ -108,10 +108,10 @@ def test_packaged_default_encoder_works_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     encoder = load_title_encoder("all-MiniLM-L6-v2")
-    vectors = encoder.encode(TITLES, batch_size=8)
+    vectors = encoder.encode(TITLES)
     assert vectors.shape == (20, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)  # Normalize module
-    np.testing.assert_allclose(encoder.encode(TITLES[:3], batch_size=8), vectors[:3], atol=1e-5)
+    np.testing.assert_array_equal(encoder.encode(TITLES[:3]), vectors[:3])  # whatever the company
     similarity = vectors @ vectors.T
     # "Le Petit Prince" is closer to "El Principito" than to "Jurassic Park".
     assert similarity[10, 9] > similarity[10, 17]

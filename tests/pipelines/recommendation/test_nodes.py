@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from book_recs.features import encoder_key
 from book_recs.models.feature_spec import field_order
 from book_recs.pipelines.data_split.nodes import SPLIT_COLUMN
 from book_recs.pipelines.feature_engineering.nodes import (
@@ -28,7 +29,7 @@ USER_FIELDS = ["Age", "state", "country"]
 YEARS = {"b0": 1990.0, "b1": 1991.0, "b2": 1992.0, "b3": 1993.0, "b4": 1994.0}
 PROFILE = {"Age": 34, "state": "california", "country": "usa"}
 FEATURE_PARAMS = {
-    "title_encoder": ENCODER, "pca_variance_share": 0.8, "seed": 0, "numeric_fields": ["Age"],
+    "title_encoder": ENCODER, "title_device": "cpu", "pca_variance_share": 0.8, "seed": 0, "numeric_fields": ["Age"],
     "categorical_fields": ["Book-Author", "Year-Of-Publication", "Publisher", "state", "country"],
     "user_fields": USER_FIELDS, "min_category_count": 1, "item_statistic_keys": [],
     "statistics_folds": 2,
@@ -67,7 +68,7 @@ def fitted(books) -> dict:
     the feature specs."""
     titles = pd.DataFrame({"Book-Title": sorted(books["Book-Title"].unique())})
     vectors = np.random.default_rng(0).normal(size=(len(titles), 4)).astype(np.float32)
-    cache = pd.DataFrame({"encoder": ENCODER, "title": titles["Book-Title"],
+    cache = pd.DataFrame({"encoder": encoder_key(ENCODER, "cpu"), "title": titles["Book-Title"],
                           "embedding": list(vectors)})
     pca = fit_title_pca(titles, cache, FEATURE_PARAMS)
     components = project_titles(titles, cache, pca, FEATURE_PARAMS)

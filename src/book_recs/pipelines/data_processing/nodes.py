@@ -44,6 +44,8 @@ LOCATION_PARTS = ("city", "state", "country")
 MISSING_BOOK_FIELDS = {"Book-Author": "unknown", "Publisher": "unknown"}
 # Location parts that carry no place: compared after stripping and lower-casing.
 MISSING_LOCATION_PARTS = ("", "n/a")
+# White space around a location part (the line break inside one real Location included).
+LOCATION_PADDING = "^[ \t\n\r]+|[ \t\n\r]+$"
 MAX_RATING = 10
 # Ratings rows per user fit in 32 bits: row_order = user's row * 2**32 + rating's row.
 _ROW_SHIFT = 2**32
@@ -179,7 +181,9 @@ def split_location(location: ir.StringValue) -> dict[str, ir.StringValue]:
     parts = location.fill_null("").split(",")
     columns = {}
     for index, name in enumerate(LOCATION_PARTS):
-        part = parts[index].strip()
+        # A regular expression, not strip(): Ibis writes strip()'s \v and \f into Spark SQL as
+        # escapes Spark reads as the letters v and f.
+        part = parts[index].re_replace(LOCATION_PADDING, "")
         columns[name] = ibis.ifelse(part.lower().isin(MISSING_LOCATION_PARTS), ibis.null("string"),
                                     part)
     return columns
@@ -255,7 +259,7 @@ def clean_ratings(
         cleaned_rows=cleaned.count(),
         cleaned_users=cleaned[USER_COLUMN].nunique(),
         cleaned_books=cleaned[BOOK_COLUMN].nunique(),
-        positive_rows=cleaned[LABEL_COLUMN].sum(),
+        positive_rows=cleaned[LABEL_COLUMN].sum().fill_null(0),
     ), unknown_users.aggregate(ratings_unknown_user=unknown_users.count()))
     return cleaned, counts
 

@@ -48,15 +48,16 @@ def update_title_embeddings(
     Args:
         titles: The distinct titles of the cleaned ratings (``book_titles``).
         cache: The cache so far (``title_embeddings_cached``; empty on the first run).
-        params: ``title_encoder`` (sentence-transformers name or path), ``encode_batch_size``.
+        params: ``title_encoder`` (sentence-transformers name or path) and ``title_device``
+            (``auto``, ``cpu``, ``cuda`` or ``cuda:N``).
 
     Returns:
         The cache with one row per (encoder, title) seen so far: saved as ``title_embeddings``,
         the same file the next run reads as ``title_embeddings_cached``.
     """
-    name = params["title_encoder"]
-    return add_title_embeddings(cache, titles[TITLE_FIELD], encoder_key(name),
-                                lambda: load_title_encoder(name), params["encode_batch_size"])
+    name, device = params["title_encoder"], params["title_device"]
+    return add_title_embeddings(cache, titles[TITLE_FIELD], encoder_key(name, device),
+                                lambda: load_title_encoder(name, device))
 
 
 def fit_title_pca(train_titles: pd.DataFrame, title_embeddings: pd.DataFrame,

@@ -1,0 +1,46 @@
+"""Where torch computes: the project's one spelling of a device option (no Kedro here).
+
+A device option is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; ``auto`` means ``cuda`` when torch
+sees a GPU, else ``cpu``.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    >>> resolve_device("auto") == resolve_device("cuda" if torch.cuda.is_available() else "cpu")
+    True
+"""
+
+from __future__ import annotations
+
+import torch
+
+DEVICE_OPTIONS = "auto | cpu | cuda | cuda:N"
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device a device option names.
+
+    Args:
+        name: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Returns:
+        ``cuda`` for ``auto`` when ``torch.cuda.is_available()``, else ``cpu``; the named device
+        otherwise.
+
+    Raises:
+        ValueError: Any other name, or a GPU that torch does not see (asking for ``cuda`` on a
+            machine without one is an error, not a silent fall-back to the CPU).
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda") or (
+            device.type == "cpu" and device.index is not None):
+        raise ValueError(f"device {name!r} is not one of {DEVICE_OPTIONS}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: torch sees no GPU on this machine (use auto or cpu)")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: torch sees {torch.cuda.device_count()} GPU(s)")
+    return device
