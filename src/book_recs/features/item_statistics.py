@@ -100,7 +100,8 @@ def count_item_statistics(train: ir.Table, implicit: ir.Table, folds: ir.Table,
     priors = rated.group_by(FOLD_COLUMN).aggregate(
         rows=rated.count(), likes=rated[LABEL_COLUMN].sum().cast("int64"),
         ratings=rated[RATING_COLUMN].sum().cast("int64"))
-    return statistics, priors
+    # Sorted, so a rerun writes the same bytes (a hash aggregate's order is the engine's).
+    return statistics.order_by(["key", "value", FOLD_COLUMN]), priors.order_by(FOLD_COLUMN)
 
 
 def _totals(statistics: ir.Table, out_of_fold: bool, folds: int) -> ir.Table:

@@ -67,7 +67,7 @@ def fit_vocabularies(train: ir.Table, config: FieldConfig) -> ir.Table:
         parts.append(frequent.select(
             field=ibis.literal(name), token="token",
             id=(ibis.row_number().over(order_by="token") + 1).cast("int64")))
-    return ibis.union(*parts)
+    return ibis.union(*parts).order_by(["field", "id"])
 
 
 def numeric_features(rows: ir.Table, config: FieldConfig, title_components: ir.Table,

@@ -116,7 +116,7 @@ def validate_users(users: ir.Table) -> tuple[ir.Table, ir.Table]:
         users_age_not_numeric=typed.count(
             where=has_id & typed["Age"].isnull() & typed["_age_text"].notnull()),
     ), kept_counts)
-    return kept.select(ROW_COLUMN, USER_COLUMN, "Location", "Age"), counts
+    return kept.select(ROW_COLUMN, USER_COLUMN, "Location", "Age").order_by(ROW_COLUMN), counts
 
 
 def validate_ratings(ratings: ir.Table) -> tuple[ir.Table, ir.Table]:
@@ -146,7 +146,8 @@ def validate_ratings(ratings: ir.Table) -> tuple[ir.Table, ir.Table]:
         ratings_missing_isbn=typed.count(where=has_user & typed[BOOK_COLUMN].isnull()),
         ratings_invalid_rating=typed.count(where=has_book & ~valid_rating),
     ), kept_counts)
-    return kept.select(ROW_COLUMN, USER_COLUMN, BOOK_COLUMN, RATING_COLUMN), counts
+    return (kept.select(ROW_COLUMN, USER_COLUMN, BOOK_COLUMN, RATING_COLUMN).order_by(ROW_COLUMN),
+            counts)
 
 
 def validate_books(books: ir.Table) -> tuple[ir.Table, ir.Table]:
@@ -167,7 +168,7 @@ def validate_books(books: ir.Table) -> tuple[ir.Table, ir.Table]:
     counts = _one_row(_file_counts(books, "books"),
                       typed.aggregate(books_missing_isbn=typed.count(where=~has_isbn)),
                       kept_counts)
-    return kept, counts
+    return kept.order_by(ROW_COLUMN), counts
 
 
 def split_location(location: ir.StringValue) -> dict[str, ir.StringValue]:
