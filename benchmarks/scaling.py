@@ -109,12 +109,14 @@ def main() -> None:
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic data afterwards")
+    parser.add_argument("--source", type=Path, default=SOURCE,
+                        help="folder of the real Kaggle-layout files (default: the full data)")
     args = parser.parse_args()
 
     results: dict[int, list[dict]] = {}
     for factor in args.factors:
         raw = WORK / f"raw_{factor}x"
-        make_synthetic(SOURCE, raw, factor)
+        make_synthetic(args.source, raw, factor)
         with tempfile.TemporaryDirectory() as folder:
             conf = scaling_conf(Path(folder), raw, WORK / f"out_{factor}x", "duckdb")
             results[factor] = measure_stages(STAGES, "scaling", conf, label=f"{factor:>2}x ")
