@@ -5,15 +5,19 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import explain_model, score_model, train_model
 
 MODELS = ("finalmlp", "dualmlp")
-SHARED_INPUTS = {"model_input_train", "model_input_valid", "model_input_test", "feature_specs"}
+SHARED_INPUTS = {"model_input_train_batches", "model_input_valid", "model_input_test", "feature_specs"}
 
 
 def create_template() -> Pipeline:
-    """Train, score (valid, test) and explain one model; params ``model`` and ``training``."""
+    """Train, score (valid, test) and explain one model; params ``model`` and ``training``.
+
+    Training reads the train split through a lazy parquet reader (``model_input_train_batches``):
+    whole with ``training.data_loading: memory``, a row group at a time with ``stream``.
+    """
     return Pipeline([
         Node(
             train_model,
-            inputs={"train": "model_input_train", "valid": "model_input_valid",
+            inputs={"train": "model_input_train_batches", "valid": "model_input_valid",
                     "specs": "feature_specs", "model_params": "params:model",
                     "training_params": "params:training"},
             outputs=["model", "training_history"],
@@ -24,7 +28,7 @@ def create_template() -> Pipeline:
             Node(
                 score_model,
                 inputs={"model": "model", "model_input": f"model_input_{split}",
-                        "specs": "feature_specs", "training_params": "params:training"},
+                        "training_params": "params:training"},
                 outputs=f"scores_{split}",
                 name=f"score_{split}",
                 tags=["scoring"],
@@ -33,7 +37,8 @@ def create_template() -> Pipeline:
         ],
         Node(
             explain_model,
-            inputs={"model": "model", "model_input": "model_input_test", "specs": "feature_specs"},
+            inputs={"model": "model", "model_input": "model_input_test",
+                    "training_params": "params:training"},
             outputs=["stream_contributions", "gate_means"],
             name="explain_model",
             tags=["evaluation"],

@@ -8,9 +8,7 @@ from typing import Any
 import pandas as pd
 
 from book_recs.features import FeatureTransformers, build_model_input
-from book_recs.models.data import to_tensors
-from book_recs.models.feature_spec import FeatureSpec
-from book_recs.models.trainer import predict
+from book_recs.models.inference import predict_frame
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +23,6 @@ def rank_candidates(
     title_embeddings: pd.DataFrame,
     transformers: FeatureTransformers,
     model: Any,
-    specs: list[FeatureSpec],
     top_n: int,
 ) -> pd.DataFrame:
     """Score each candidate book for a user profile and return the best ``top_n``, best first.
@@ -35,7 +32,7 @@ def rank_candidates(
         candidate_isbns: Books to rank; unknown ISBNs are reported and skipped.
         books: Book rows with ``BOOK_COLUMNS`` (e.g. the cleaned ratings).
         title_embeddings: The title cache; titles missing from it get the train-median components.
-        transformers, model, specs: The fitted feature transformers and model.
+        transformers, model: The fitted feature transformers and model (it knows the fields it reads).
         top_n: How many books to return.
 
     Returns:
@@ -57,7 +54,7 @@ def rank_candidates(
         rows[field] = profile.get(field)
     rows["Age"] = pd.to_numeric(rows["Age"], errors="coerce")
     model_input = build_model_input(rows, title_embeddings, transformers)
-    rows["score"] = predict(model, to_tensors(model_input, specs))
+    rows["score"] = predict_frame(model, model_input)
     ranked = rows.sort_values(["score", "ISBN"], ascending=[False, True]).head(top_n)
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     return ranked[["rank", "ISBN", "Book-Title", "Book-Author", "score"]].reset_index(drop=True)

@@ -17,7 +17,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "title_embeddings": "title_embeddings",
                     "transformers": "feature_transformers",
                     "model": "finalmlp.model",
-                    "specs": "feature_specs",
                     "top_n": "params:recommendation.top_n",
                 },
                 outputs="profile_recommendations",

@@ -20,8 +20,9 @@ from book_recs.baselines import catboost_models
 from book_recs.columns import LABEL_COLUMN, USER_COLUMN
 from book_recs.models.data import to_tensors
 from book_recs.models.feature_spec import FeatureSpec
-from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.trainer import TrainingConfig, fit, group_auc, seed_everything
+from book_recs.models.finalmlp import FinalMLP, FinalMLPConfig
+from book_recs.models.training import TrainingConfig, fit, seed_everything
+from book_recs.pipelines.finalmlp.nodes import valid_user_aucs
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ logger = logging.getLogger(__name__)
 # suit the ranker, whose relevances are not probabilities (hence no logloss).
 VALID_METRICS = {
     "auc": lambda users, labels, scores: roc_auc_score(labels, scores),
-    "gauc": group_auc,
+    # The unweighted mean of per-user AUCs (FuxiCTR's avgAUC).
+    "gauc": lambda users, labels, scores: valid_user_aucs(users, labels, scores)["avgauc"],
 }
 
 
@@ -92,7 +94,6 @@ def tune_finalmlp(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Search FinalMLP's space on valid AUC; return the trials and the best parameters in the
     layout of a parameters file (``{finalmlp: {model, training}}``), ready to become a preset."""
-    train_tensors, valid_tensors = to_tensors(train, specs), to_tensors(valid, specs)
     space = tuning["finalmlp_space"]
 
     def objective(trial: optuna.Trial) -> float:
@@ -104,9 +105,10 @@ def tune_finalmlp(
         config = TrainingConfig.from_params(params["training"])
         seed_everything(config.seed)
         try:
-            model = FinalMLP(specs, **params["model"])
+            model = FinalMLP(specs, FinalMLPConfig.from_params(params["model"]))
         except ValueError as error:  # e.g. widths that do not divide by the heads
             raise optuna.TrialPruned(str(error)) from error
+        train_tensors, valid_tensors = (to_tensors(frame, model.input_specs) for frame in (train, valid))
 
         def report(epoch: int, row: dict[str, float]) -> None:
             trial.report(row["valid_auc"], epoch)
