@@ -33,8 +33,8 @@ def user_aucs(users, labels, scores):
             sizes.append(mine.sum())
     return {"gauc": float(np.average(aucs, weights=sizes)), "avgauc": float(np.mean(aucs))}
 
-CONFIG = TrainingConfig(seed=3, learning_rate=1e-2, batch_size=64, epochs=30,
-                        early_stop_patience=30, lr_reduce_patience=30, progress_bar=False)
+CONFIG = TrainingConfig(seed=3, learning_rate=1e-2, batch_size=64, epochs=20,
+                        early_stop_patience=20, lr_reduce_patience=20, progress_bar=False)
 
 
 def train(specs, frame, config=CONFIG, user_metrics=None, **model_args):
@@ -227,3 +227,23 @@ def test_fit_refuses_ensemble_options(specs, frame, option):
     tensors = to_tensors(frame, specs)
     with pytest.raises(ValueError, match="fit_ensemble"):
         fit(FinalMLP(specs, SMALL), tensors, tensors, TrainingConfig(**option))
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"precision": "fp16"}, "precision"), ({"data_loading": "disk"}, "data_loading"),
+    ({"processes": 3}, "equal local batches"), ({"processes": 2, "data_loading": "stream"}, "one process")])
+def test_training_config_refuses_what_it_cannot_do(option, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**option)
+
+
+def test_bf16_autocast_trains_and_scores_in_bfloat16(specs, frame):
+    config = TrainingConfig(seed=2, learning_rate=1e-2, batch_size=64, epochs=3, progress_bar=False,
+                            device="cpu", precision="bf16")
+    model, history = train(specs, frame, config)
+    tensors = to_tensors(frame, specs)
+    in_bf16, in_fp32 = predict(model, tensors, precision="bf16"), predict(model, tensors)
+    assert not np.array_equal(in_bf16, in_fp32)  # the forward really ran in bfloat16
+    assert np.abs(in_bf16 - in_fp32).max() < 0.02
+    assert history["valid_auc"].max() > 0.7
+    assert next(model.parameters()).dtype == torch.float32  # the weights stay float32

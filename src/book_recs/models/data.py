@@ -88,7 +88,7 @@ def shuffled_order(n: int, generator: torch.Generator, groups: Tensor | None = N
 
 
 def batches(tensors: dict[str, Tensor], batch_size: int, generator: torch.Generator | None = None,
-            group_key: str | None = None, num_replicas: int = 1, rank: int = 0,
+            group_key: str | None = None, *, num_replicas: int = 1, rank: int = 0,
             ) -> Iterator[dict[str, Tensor]]:
     """Batches of ``tensors``; shuffled by ``generator`` when one is given (user-grouped with
     ``group_key``, see ``shuffled_order``), in order otherwise.

@@ -41,12 +41,13 @@ def train_models(
     train: TrainRows,
     valid: dict[str, torch.Tensor],
     config: TrainingConfig,
+    *,
     user_metrics: UserMetrics | None = None,
 ) -> tuple[FinalMLP | SeedEnsemble, pd.DataFrame]:
     """``fit_ensemble`` in ``config.processes`` processes (see the module docstring); the same
     seed and number of processes give the same model."""
     if config.processes == 1:
-        return fit_ensemble(specs, model_config, train, valid, config, user_metrics)
+        return fit_ensemble(specs, model_config, train, valid, config, user_metrics=user_metrics)
     device = resolve_device(config.device)
     if device.type == "cuda" and torch.cuda.device_count() < config.processes:
         raise ValueError(f"processes={config.processes} with one GPU each, but torch sees "
@@ -57,7 +58,7 @@ def train_models(
         torch.multiprocessing.spawn(
             _train_process, nprocs=config.processes, join=True,
             args=(config.processes, backend, _free_port(), torch.get_num_threads(), result,
-                  specs, model_config, train, valid, config, user_metrics))
+                  (specs, model_config, train, valid, config), user_metrics))
         return pickle.loads(result.read_bytes())
 
 
@@ -67,14 +68,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _train_process(rank: int, world: int, backend: str, port: int, threads: int, result: Path,
-                   *fit_arguments) -> None:
+def _train_process(rank: int, world: int, backend: str, port: int, threads: int,  # noqa: PLR0917
+                   result: Path, fit_arguments: tuple, user_metrics: UserMetrics | None) -> None:
     """One spawned process: join the group, train, and (process 0) write the result."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), LOCAL_RANK=str(rank))
     torch.set_num_threads(max(1, threads // world))  # the cores are shared among the processes
     dist.init_process_group(backend, rank=rank, world_size=world)
     try:
-        model, history = fit_ensemble(*fit_arguments)
+        model, history = fit_ensemble(*fit_arguments, user_metrics=user_metrics)
         if rank == 0:
             result.write_bytes(pickle.dumps((model, history)))
     finally:

@@ -57,7 +57,7 @@ class ParquetBatches:
         return pq.ParquetFile(self.path).read_row_group(index, columns=self._present(columns)).to_pandas()
 
 
-def streamed_batches(source: ParquetBatches, specs: Sequence[FeatureSpec], batch_size: int,
+def streamed_batches(source: ParquetBatches, specs: Sequence[FeatureSpec], batch_size: int, *,
                      buffer_rows: int, generator: torch.Generator, device: torch.device,
                      user_grouped: bool = False) -> Iterator[dict[str, Tensor]]:
     """Shuffled training batches of ``source``, read a row group at a time.

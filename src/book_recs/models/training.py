@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from book_recs.columns import RATING_COLUMN, USER_COLUMN
 from book_recs.devices import resolve_device
 from book_recs.models.calibration import calibrate
 from book_recs.models.data import batches, model_columns, num_rows, to_device, to_tensors
@@ -144,37 +145,93 @@ def training_device(config: TrainingConfig) -> torch.device:
     return device
 
 
-def _check_inputs(train: TrainRows, config: TrainingConfig, grouped: bool, ranking: bool) -> None:
+def _check_inputs(train: TrainRows, grouped: bool, ranking: bool) -> None:
+    # A parquet file's User-ID and Book-Rating columns become the user and rating tensors.
     available = (set(train) if isinstance(train, dict)
-                 else {"user" if c == "User-ID" else "rating" if c == "Book-Rating" else c
-                       for c in train.columns})
+                 else {{USER_COLUMN: "user", RATING_COLUMN: "rating"}.get(c, c) for c in train.columns})
     missing = (({"user"} if grouped else set()) | ({"rating"} if ranking else set())) - available
     if missing:
         raise ValueError(f"user-grouped batches and the ranking loss need the train tensors "
                          f"{sorted(missing)} (to_tensors makes them from User-ID and Book-Rating)")
 
 
-def _epoch_batches(train: TrainRows, model: FinalMLP, config: TrainingConfig, generator: torch.Generator,
+def _resident_train(train: TrainRows, model: FinalMLP, config: TrainingConfig, device: torch.device,
+                    ) -> TrainRows:
+    """The train rows as training reads them: tensors on ``device`` (a ``ParquetBatches`` read
+    whole in memory mode), or the ``ParquetBatches`` itself in stream mode."""
+    if isinstance(train, ParquetBatches):
+        if config.data_loading == "stream":
+            return train
+        train = to_tensors(train.read(model_columns(model.input_specs)), model.input_specs)
+    elif config.data_loading == "stream":
+        raise ValueError("data_loading='stream' reads a ParquetBatches, not tensors")
+    return to_device(train, device)
+
+
+def _epoch_batches(train: TrainRows, model: FinalMLP, config: TrainingConfig, *, generator: torch.Generator,
                    device: torch.device, grouped: bool) -> Iterator[dict[str, Tensor]]:
     rank, world = process_group()
     local_batch = config.batch_size // world
     if isinstance(train, ParquetBatches):
-        return streamed_batches(train, model.input_specs, local_batch, config.shuffle_buffer_rows,
-                                generator, device, user_grouped=grouped)
+        return streamed_batches(train, model.input_specs, local_batch, buffer_rows=config.shuffle_buffer_rows,
+                                generator=generator, device=device, user_grouped=grouped)
     return batches(train, local_batch, generator, "user" if grouped else None,
                    num_replicas=world, rank=rank)
 
 
-def _metrics_row(model: nn.Module, valid: dict[str, Tensor], config: TrainingConfig,
-                 user_metrics: UserMetrics | None) -> dict[str, float]:
-    """valid_auc, valid_logloss and, with ``user_metrics`` and users, valid_<name> of each."""
-    probabilities = predict(model, valid, config.score_batch_size, config.precision)
-    labels = valid["label"].cpu().numpy()
-    row = {f"valid_{name}": value for name, value in binary_metrics(labels, probabilities).items()}
-    if user_metrics is not None and "user" in valid:
-        row.update({f"valid_{name}": value for name, value in
-                    user_metrics(valid["user"].cpu().numpy(), labels, probabilities).items()})
+def _train_epoch(network: nn.Module, model: FinalMLP, steps: Iterator[dict[str, Tensor]],
+                 optimizer: torch.optim.Optimizer, config: TrainingConfig) -> float:
+    """One pass over ``steps``; the mean BCE over the rows of every process."""
+    device = next(model.parameters()).device
+    loss_fn = nn.BCEWithLogitsLoss()
+    # Loss sum and rows of this process (float64, on the device: no sync per step).
+    totals = torch.zeros(2, dtype=torch.float64, device=device)
+    for batch in steps:
+        optimizer.zero_grad()
+        with autocast(device, config.precision):
+            logits = network(batch).float()
+        loss = loss_fn(logits, batch["label"])
+        totals += torch.stack([loss.detach().double() * len(logits),
+                               torch.tensor(len(logits), dtype=torch.float64, device=device)])
+        if config.ranking_loss_weight > 0:
+            loss = loss + config.ranking_loss_weight * pairwise_ranking_loss(
+                logits, batch["user"], batch["rating"])
+        if config.embedding_l2:
+            loss = loss + config.embedding_l2 / 2 * model.embedding_l2()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
+        optimizer.step()
+    if process_group()[1] > 1:
+        dist.all_reduce(totals)
+    return float(totals[0] / totals[1])
+
+
+def _valid_metrics(model: nn.Module, valid: dict[str, Tensor], config: TrainingConfig,
+                   user_metrics: UserMetrics | None) -> dict[str, float]:
+    """valid_auc, valid_logloss and, with ``user_metrics`` and users, valid_<name> of each:
+    computed by process 0 and sent to the others, so that all stop at the same epoch."""
+    rank, world = process_group()
+    row = None
+    if rank == 0:
+        probabilities = predict(model, valid, config.score_batch_size, config.precision)
+        labels = valid["label"].cpu().numpy()
+        row = {f"valid_{name}": value for name, value in binary_metrics(labels, probabilities).items()}
+        if user_metrics is not None and "user" in valid:
+            row.update({f"valid_{name}": value for name, value in
+                        user_metrics(valid["user"].cpu().numpy(), labels, probabilities).items()})
+    if world > 1:
+        shared = [row]
+        dist.broadcast_object_list(shared, src=0)
+        row = shared[0]
     return row
+
+
+def _log_epoch(row: dict[str, Any]) -> None:
+    others = "".join(f"{name.removeprefix('valid_')} {value:.4f}  " for name, value in row.items()
+                     if name.startswith("valid_") and name not in ("valid_auc", "valid_logloss"))
+    logger.info("epoch %d  BCE %.4f  valid AUC %.4f  logloss %.4f  %slr %.0e  %.1f s  %.0f rows/s",
+                row["epoch"], row["train_loss"], row["valid_auc"], row["valid_logloss"], others,
+                row["lr"], row["seconds"], row["rows_per_s"])
 
 
 def fit(
@@ -182,6 +239,7 @@ def fit(
     train: TrainRows,
     valid: dict[str, Tensor],
     config: TrainingConfig,
+    *,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
     user_metrics: UserMetrics | None = None,
 ) -> tuple[FinalMLP, pd.DataFrame]:
@@ -193,7 +251,7 @@ def fit(
 
     Inside a ``torch.distributed`` process group (``models.distributed`` starts one, or torchrun)
     the model trains as ``DistributedDataParallel``: each process takes its share of every
-    global batch; process 0 alone scores valid and tells the others its AUC, so that every
+    global batch; process 0 alone scores valid and tells the others its metrics, so that every
     process stops and lowers its learning rate at the same epoch; process 0's model is the result.
 
     Args:
@@ -210,20 +268,13 @@ def fit(
     if config.ensemble_size != 1 or config.member_ranking_loss_weights is not None:
         raise ValueError(f"fit trains one model; ensemble_size={config.ensemble_size} and "
                          f"member_ranking_loss_weights need fit_ensemble")
-    ranking = config.ranking_loss_weight > 0
-    grouped = ranking or config.user_grouped_batches
-    _check_inputs(train, config, grouped, ranking)
-    if isinstance(train, ParquetBatches) and config.data_loading == "memory":
-        train = to_tensors(train.read(model_columns(model.input_specs)), model.input_specs)
-    elif isinstance(train, dict) and config.data_loading == "stream":
-        raise ValueError("data_loading='stream' reads a ParquetBatches, not tensors")
+    grouped = config.ranking_loss_weight > 0 or config.user_grouped_batches
+    _check_inputs(train, grouped, config.ranking_loss_weight > 0)
     rank, world = process_group()
     device = training_device(config)
     seed_everything(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model.to(device)
-    if isinstance(train, dict):
-        train = to_device(train, device)
+    train = _resident_train(train, model.to(device), config, device)
     valid = to_device(valid, device)
     network: nn.Module = model
     if world > 1:
@@ -233,7 +284,6 @@ def fit(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="max", factor=config.lr_reduce_factor,
         patience=config.lr_reduce_patience, min_lr=config.min_learning_rate)
-    loss_fn = nn.BCEWithLogitsLoss()
     # Process 0 keeps the best weights (at first, the initial ones: a NaN AUC never improves).
     best_auc, stale, history = -np.inf, 0, []
     best_state = copy.deepcopy(model.state_dict()) if rank == 0 else None
@@ -242,46 +292,19 @@ def fit(
     for epoch in range(1, config.epochs + 1):
         model.train()
         start = time.perf_counter()
-        # Loss sum and rows of this process (float64, on the device: no sync per step).
-        totals = torch.zeros(2, dtype=torch.float64, device=device)
-        steps = tqdm(_epoch_batches(train, model, config, generator, device, grouped),
+        steps = tqdm(_epoch_batches(train, model, config, generator=generator, device=device, grouped=grouped),
                      total=-(-n_train // config.batch_size), desc=f"epoch {epoch}", leave=False,
                      disable=not config.progress_bar or rank != 0)
-        for batch in steps:
-            optimizer.zero_grad()
-            with autocast(device, config.precision):
-                logits = network(batch).float()
-            loss = loss_fn(logits, batch["label"])
-            totals += torch.stack([loss.detach().double() * len(logits),
-                                   torch.tensor(len(logits), dtype=torch.float64, device=device)])
-            if ranking:
-                loss = loss + config.ranking_loss_weight * pairwise_ranking_loss(
-                    logits, batch["user"], batch["rating"])
-            if config.embedding_l2:
-                loss = loss + config.embedding_l2 / 2 * model.embedding_l2()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
-            optimizer.step()
-        if world > 1:
-            dist.all_reduce(totals)
+        train_loss = _train_epoch(network, model, steps, optimizer, config)
         seconds = time.perf_counter() - start
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": float(totals[0] / totals[1])}
-        metrics = [_metrics_row(model, valid, config, user_metrics) if rank == 0 else None]
-        if world > 1:
-            dist.broadcast_object_list(metrics, src=0)
-        row.update(metrics[0])
-        row.update(lr=optimizer.param_groups[0]["lr"], seconds=seconds, rows_per_s=n_train / seconds)
+        row = {"epoch": epoch, "train_loss": train_loss, **_valid_metrics(model, valid, config, user_metrics),
+               "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "rows_per_s": n_train / seconds}
         history.append(row)
-        logger.info("epoch %d  BCE %.4f  valid AUC %.4f  logloss %.4f  %s lr %.0e  %.1f s  %.0f rows/s",
-                    epoch, row["train_loss"], row["valid_auc"], row["valid_logloss"],
-                    "".join(f"{name.removeprefix('valid_')} {value:.4f}  " for name, value in row.items()
-                            if name.startswith("valid_") and name not in ("valid_auc", "valid_logloss")),
-                    row["lr"], seconds, row["rows_per_s"])
+        _log_epoch(row)
         if on_epoch_end is not None:
             on_epoch_end(epoch, row)
-        auc = row["valid_auc"]
-        if auc > best_auc:
-            best_auc, stale = auc, 0
+        if row["valid_auc"] > best_auc:
+            best_auc, stale = row["valid_auc"], 0
             if rank == 0:
                 best_state = copy.deepcopy(model.state_dict())
         else:
@@ -289,7 +312,7 @@ def fit(
             if stale >= config.early_stop_patience:
                 logger.info("early stop after epoch %d: best valid AUC %.4f", epoch, best_auc)
                 break
-        scheduler.step(auc)
+        scheduler.step(row["valid_auc"])
 
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -305,6 +328,7 @@ def fit_ensemble(
     train: TrainRows,
     valid: dict[str, Tensor],
     config: TrainingConfig,
+    *,
     user_metrics: UserMetrics | None = None,
 ) -> tuple[FinalMLP | SeedEnsemble, pd.DataFrame]:
     """``fit`` ``config.ensemble_size`` FinalMLPs of ``model_config``, member ``i`` built and
