@@ -1,5 +1,6 @@
 """FinalMLP training on the real model input: valid metrics, seconds per epoch and peak memory of one
-configuration over several seeds. VALID split only (the test split is never read).
+configuration over several seeds (and the same models scored in bfloat16). VALID split only (the test
+split is never read).
 
 Reads ``<data_dir>/05_model_input/`` of a preset (run the data_processing, data_split and
 feature_engineering pipelines of that preset first) and the preset's parameters; ``--set`` changes
@@ -12,8 +13,10 @@ preset's first member), calibrated when the preset calibrates.
     python benchmarks/finalmlp_training.py --env tuned --set training.processes=2
     python benchmarks/finalmlp_training.py --env tuned --repeat-train 4 --set training.data_loading=stream
 
-``--repeat-train N`` trains on N copies of the train rows (a synthetic larger table, written with
-row groups of 65,536 rows to a temporary file) to see how memory grows with rows.
+``--repeat-train N`` trains on N copies of the train rows (a synthetic larger table) to see how
+memory grows with rows. The model input is one row group (pandas' default below a million rows),
+which streams as one block: ``--row-group-size R`` (65,536 whenever N > 1) rewrites the train table
+with row groups of R rows to a temporary file first.
 """
 
 from __future__ import annotations
@@ -51,13 +54,13 @@ def data_dir(env: str) -> Path:
     return PROJECT_PATH / yaml.safe_load(source.read_text())["data_dir"] / "05_model_input"
 
 
-def repeated(path: Path, copies: int, folder: Path) -> Path:
-    """``copies`` copies of the table at ``path``, written with row groups of 65,536 rows."""
+def repeated(path: Path, copies: int, row_group_size: int, folder: Path) -> Path:
+    """``copies`` copies of the table at ``path``, written with row groups of ``row_group_size``."""
     table = pq.read_table(path)
     target = folder / f"{path.stem}_x{copies}.parquet"
     with pq.ParquetWriter(target, table.schema) as writer:
         for _ in range(copies):
-            writer.write_table(table, row_group_size=65_536)
+            writer.write_table(table, row_group_size=row_group_size)
     return target
 
 
@@ -74,6 +77,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[2021])
     parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--repeat-train", type=int, default=1)
+    parser.add_argument("--row-group-size", type=int)
     parser.add_argument("--save-model", type=Path, help="pickle the first seed's model here")
     args = parser.parse_args()
 
@@ -87,8 +91,8 @@ def main() -> None:
     labels, users = valid_frame["label"].to_numpy(), valid_frame["User-ID"].to_numpy()
     with tempfile.TemporaryDirectory() as scratch:
         train_path = folder / "model_input_train.parquet"
-        if args.repeat_train > 1:
-            train_path = repeated(train_path, args.repeat_train, Path(scratch))
+        if args.repeat_train > 1 or args.row_group_size:
+            train_path = repeated(train_path, args.repeat_train, args.row_group_size or 65_536, Path(scratch))
         train = ParquetBatches(train_path)
         print(f"{args.model} ({args.env}, {' '.join(args.set) or 'as the preset'}): "
               f"{train.num_rows:,} train rows in {train.num_row_groups} row groups, "
@@ -102,8 +106,11 @@ def main() -> None:
             model, history = train_models(specs, model_config, train, valid, config)
             total = time.perf_counter() - start
             probabilities = predict(model, valid, config.score_batch_size)
+            in_bf16 = predict(model, valid, config.score_batch_size, precision="bf16")
             row = {"seed": seed, **binary_metrics(labels, probabilities),
                    **valid_user_aucs(users, labels, probabilities),
+                   **{f"{name}_bf16_scoring": value for name, value in
+                      {**binary_metrics(labels, in_bf16), **valid_user_aucs(users, labels, in_bf16)}.items()},
                    "best_epoch": int(history["valid_auc"].idxmax()) + 1, "epochs": len(history),
                    "s_per_epoch": float(history["seconds"].mean()), "total_s": total}
             rows.append(row)

@@ -99,6 +99,32 @@ class FeatureEmbedding(nn.Module):
         return torch.cat(parts, dim=1)
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose CPU mask comes from ``torch.rand``: the same Bernoulli(1 - p) keep mask
+    (torch's own CPU kernel also keeps a unit when a uniform draw clears p) and 1 / (1 - p) scale.
+
+    Why: on a CPU that is not Intel's, torch's ``bernoulli_`` draws the mask one double at a time
+    (its vectorised MKL path checks for an Intel CPU); with a float ``rand`` the layer's forward and
+    backward take 9 ms instead of 19 ms on a (4096, 200) batch here, and the mask was a fifth of a
+    tuned training step. Another random stream, so other masks than
+    ``nn.Dropout`` for the same seed; the same seed still gives the same masks. Elsewhere (GPU, eval
+    mode, p in {0, 1}) it is ``nn.Dropout``.
+
+    >>> layer = Dropout(0.5).train()
+    >>> kept = layer(torch.ones(10_000))
+    >>> sorted(set(kept.tolist())), abs(float((kept > 0).float().mean()) - 0.5) < 0.03
+    ([0.0, 2.0], True)
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p in (0.0, 1.0) or x.device.type != "cpu":
+            return super().forward(x)
+        # Uniform draws in float32 whatever x's dtype (a bfloat16 draw would round p); the mask
+        # becomes 0 or 1 / (1 - p) in place: one tensor, one multiplication.
+        mask = torch.rand(x.shape, dtype=torch.float32, device=x.device).ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        return x * mask.to(x.dtype)
+
+
 class MLPStream(nn.Module):
     """Linear -> (BatchNorm) -> ReLU -> (Dropout) per hidden layer.
 
@@ -120,7 +146,7 @@ class MLPStream(nn.Module):
                 layers.append(nn.BatchNorm1d(width))
             layers.append(nn.ReLU())
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             in_dim = width
         self.layers = nn.Sequential(*layers)
         self.out_dim = in_dim
