@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 import yaml
 from finalmlp_speed import parameters  # benchmarks/: the preset's parameters, --set applied
 
-from book_recs.models.data import to_tensors
+from book_recs.models.data import model_columns, to_tensors
 from book_recs.models.distributed import train_models
 from book_recs.models.feature_spec import drop_fields
 from book_recs.models.finalmlp import FinalMLPConfig
@@ -55,12 +55,14 @@ def data_dir(env: str) -> Path:
 
 
 def repeated(path: Path, copies: int, row_group_size: int, folder: Path) -> Path:
-    """``copies`` copies of the table at ``path``, written with row groups of ``row_group_size``."""
-    table = pq.read_table(path)
+    """``copies`` copies of the table at ``path``, written with row groups of ``row_group_size``,
+    a batch at a time (the copy must not weigh on the peak memory it helps to measure)."""
+    source = pq.ParquetFile(path)
     target = folder / f"{path.stem}_x{copies}.parquet"
-    with pq.ParquetWriter(target, table.schema) as writer:
+    with pq.ParquetWriter(target, source.schema_arrow) as writer:
         for _ in range(copies):
-            writer.write_table(table, row_group_size=row_group_size)
+            for batch in source.iter_batches(batch_size=row_group_size):
+                writer.write_batch(batch, row_group_size=row_group_size)
     return target
 
 
@@ -86,7 +88,7 @@ def main() -> None:
     folder = data_dir(args.env)
     specs = pickle.loads((folder / "feature_specs.pkl").read_bytes())
     input_specs = drop_fields(specs, model_config.exclude_fields)
-    valid_frame = pd.read_parquet(folder / "model_input_valid.parquet")
+    valid_frame = pd.read_parquet(folder / "model_input_valid.parquet", columns=model_columns(input_specs))
     valid = to_tensors(valid_frame, input_specs)
     labels, users = valid_frame["label"].to_numpy(), valid_frame["User-ID"].to_numpy()
     with tempfile.TemporaryDirectory() as scratch:
