@@ -1,9 +1,11 @@
 """FinalMLP speed at the full data's shape: seconds per training epoch, rows/s, scoring rows/s, peak RSS.
 
 Synthetic inputs with the full data's shape (269k train rows, 1 + 146 + 9 numeric fields, 5 categorical
-fields with the full vocabularies), the parameters of conf/base/parameters_finalmlp.yml (or a preset).
+fields with the full vocabularies), the parameters of conf/base/parameters_finalmlp.yml (or a preset);
+``--set training.precision=bf16`` (any ``section.key=value``) changes one. Real data and valid metrics:
+``benchmarks/finalmlp_training.py``; real scoring: ``benchmarks/finalmlp_scoring.py``.
 
-    python benchmarks/finalmlp_speed.py [--model finalmlp|dualmlp] [--epochs 1] [--env base]
+    python benchmarks/finalmlp_speed.py [--model finalmlp|dualmlp] [--epochs 1] [--env base] [--set ...]
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import yaml
 
 from book_recs.features import statistic_columns
 from book_recs.models.data import to_tensors
-from book_recs.models.feature_spec import FeatureSpec
-from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.trainer import TrainingConfig, fit, predict, seed_everything
+from book_recs.models.feature_spec import FeatureSpec, drop_fields
+from book_recs.models.finalmlp import FinalMLP, FinalMLPConfig
+from book_recs.models.inference import predict
+from book_recs.models.training import TrainingConfig, fit, seed_everything
 
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 ROWS = {"train": 269_337, "valid": 38_294, "test": 76_211}
@@ -49,12 +52,18 @@ def synthetic_frame(specs: list[FeatureSpec], n: int, rng: np.random.Generator) 
     return pd.DataFrame(columns)
 
 
-def parameters(env: str, model: str) -> dict:
+def parameters(env: str, model: str, assignments: list[str] = ()) -> dict:
+    """``model``'s parameters in ``env`` (base, then the preset's sections merged softly), then
+    each ``section.key=value`` of ``assignments``."""
     params = yaml.safe_load((PROJECT_PATH / "conf/base/parameters_finalmlp.yml").read_text())[model]
     preset = PROJECT_PATH / f"conf/{env}/parameters_finalmlp.yml"
     if env != "base" and preset.exists():
         for section, values in (yaml.safe_load(preset.read_text()).get(model) or {}).items():
             params[section].update(values)
+    for assignment in assignments:
+        dotted, value = assignment.split("=", 1)
+        section, key = dotted.split(".", 1)
+        params[section][key] = yaml.safe_load(value)
     return params
 
 
@@ -63,23 +72,27 @@ def main() -> None:
     parser.add_argument("--model", default="finalmlp", choices=["finalmlp", "dualmlp"])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--env", default="base")
+    parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE")
     args = parser.parse_args()
 
     specs, rng = synthetic_specs(), np.random.default_rng(0)
-    tensors = {split: to_tensors(synthetic_frame(specs, n, rng), specs) for split, n in ROWS.items()}
-    params = parameters(args.env, args.model)
-    # Synthetic labels carry no signal: calibrating on them would be meaningless.
-    config = TrainingConfig.from_params({**params["training"], "epochs": args.epochs,
-                                         "early_stop_patience": args.epochs + 1, "calibrate": False})
+    params = parameters(args.env, args.model, args.set)
+    model_config = FinalMLPConfig.from_params(params["model"])
+    input_specs = drop_fields(specs, model_config.exclude_fields)
+    tensors = {split: to_tensors(synthetic_frame(specs, n, rng), input_specs) for split, n in ROWS.items()}
+    # Synthetic labels carry no signal: calibrating on them would be meaningless. One model.
+    config = TrainingConfig.from_params({
+        **params["training"], "epochs": args.epochs, "early_stop_patience": args.epochs + 1,
+        "calibrate": False, "ensemble_size": 1, "member_ranking_loss_weights": None})
     seed_everything(config.seed)
-    model = FinalMLP(specs, **params["model"])
+    model = FinalMLP(specs, model_config)
     print(f"{args.model}: {sum(p.numel() for p in model.parameters()):,} parameters, "
           f"{torch.get_num_threads()} torch threads")
     _, history = fit(model, tensors["train"], tensors["valid"], config)
     for row in history.itertuples():
         print(f"epoch {row.epoch}: {row.seconds:.1f} s, {row.rows_per_s:,.0f} rows/s")
     start = time.perf_counter()
-    predict(model, tensors["test"], config.score_batch_size)
+    predict(model, tensors["test"], config.score_batch_size, config.precision)
     seconds = time.perf_counter() - start
     print(f"scoring {ROWS['test']:,} rows: {seconds:.2f} s, {ROWS['test'] / seconds:,.0f} rows/s")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")

@@ -57,7 +57,7 @@ MODEL_NAMES = tuple(model.name for model in MODELS)
 PROBABILITY_MODELS = tuple(model.name for model in MODELS if model.has_probability)
 
 # What every training pipeline reads, shared by all model namespaces (never namespaced).
-SHARED_INPUTS = frozenset({"model_input_train@pandas", "model_input_valid@pandas",
+SHARED_INPUTS = frozenset({"model_input_train@batches", "model_input_train@pandas", "model_input_valid@pandas",
                            "model_input_test@pandas", "feature_specs"})
 
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from book_recs.models.feature_spec import FeatureSpec
+from book_recs.models.finalmlp import FinalMLPConfig
 
 SPECS = [
     FeatureSpec("Age", "numeric", context="user"),
@@ -15,6 +16,7 @@ SPECS = [
 ]
 SMALL_MODEL = {"embedding_dim": 4, "mlp1_hidden_units": [8], "mlp2_hidden_units": [8],
                "fs_hidden_units": [8], "num_heads": 2}
+SMALL = FinalMLPConfig.from_params(SMALL_MODEL)
 
 
 def make_frame(n: int, seed: int = 0) -> pd.DataFrame:

@@ -1,46 +1,81 @@
-"""FinalMLP as a whole: shapes, DualMLP flags, batch-order invariance, unseen ids."""
+"""FinalMLP as a whole: config, shapes, DualMLP flags, gate contexts, batch-order invariance, unseen
+ids, device-free pickles."""
+
+import dataclasses
+import pickle
 
 import pytest
 import torch
 
 from book_recs.models.data import batches, to_tensors
-from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.trainer import seed_everything
+from book_recs.models.finalmlp import FinalMLP, FinalMLPConfig
+from book_recs.models.training import seed_everything
 
-from .conftest import SMALL_MODEL
+from .conftest import SMALL
+
+
+def small(**changes) -> FinalMLPConfig:
+    return dataclasses.replace(SMALL, **changes)
 
 
 def test_forward_gives_one_logit_per_row(specs, frame):
-    model = FinalMLP(specs, **SMALL_MODEL)
-    assert model(to_tensors(frame, specs)).shape == (len(frame),)
+    model = FinalMLP(specs, SMALL)
+    assert model(to_tensors(frame, model.input_specs)).shape == (len(frame),)
+
+
+def test_config_refuses_unknown_keys_and_values():
+    with pytest.raises(ValueError, match="mlp3_hidden_units"):
+        FinalMLPConfig.from_params({"mlp3_hidden_units": [8]})
+    with pytest.raises(ValueError, match="fusion"):
+        FinalMLPConfig(fusion="concat")
+    with pytest.raises(ValueError, match="gate_context_embeddings"):
+        FinalMLPConfig(gate_context_embeddings="own")
 
 
 def test_default_gate_contexts_come_from_the_specs(specs):
-    model = FinalMLP(specs, **SMALL_MODEL)
+    model = FinalMLP(specs, SMALL)
     user_gate, item_gate = model.gates
     assert user_gate.context == [0, 3]          # Age, state
     assert item_gate.context == [1, 2, 4]       # title components, author
 
 
+def test_each_gate_embeds_its_context_with_its_own_regularised_tables(specs, frame):
+    """FuxiCTR's FeatureSelection: fs*_ctx_emb tables apart from the model's; the embedding L2
+    covers them; changing them moves the gate and nothing else."""
+    model = FinalMLP(specs, SMALL).eval()
+    user_gate = model.gates[0]
+    assert user_gate.context_embedding.num_fields == 2  # Age, state
+    own = list(user_gate.context_embedding.parameters())
+    assert not {id(p) for p in own} & {id(p) for p in model.embedding.parameters()}
+    before = model.embedding_l2()
+    with torch.no_grad():
+        user_gate.context_embedding.categorical[0].weight.add_(1.0)
+    assert model.embedding_l2() > before + 1.0
+    tensors = to_tensors(frame, model.input_specs)
+    _, _, gate1, _ = model.streams(tensors)
+    shared = FinalMLP(specs, small(gate_context_embeddings="shared"))
+    assert shared.gates[0].context_embedding is None
+    assert (sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in shared.parameters())
+            == sum(p.numel() for gate in model.gates for p in gate.context_embedding.parameters()))
+    with torch.no_grad():
+        model.embedding.categorical[0].weight.add_(1.0)  # the model's own state table
+        assert torch.equal(model.streams(tensors)[2], gate1)
+
+
 def test_dualmlp_is_the_same_class_with_gating_off_and_additive_fusion(specs, frame):
-    model = FinalMLP(specs, **SMALL_MODEL, use_gating=False, fusion="additive")
+    model = FinalMLP(specs, small(use_gating=False, fusion="additive"))
     assert model.gates is None and model.fusion.w12 is None
     assert not any("gate" in name for name, _ in model.named_parameters())
-    o1, o2, gate1, gate2 = model.streams(to_tensors(frame, specs))
+    tensors = to_tensors(frame, model.input_specs)
+    o1, o2, gate1, gate2 = model.streams(tensors)
     assert gate1 is None and gate2 is None
     model.eval()
-    logits = model(to_tensors(frame, specs))
-    assert torch.allclose(logits, model.fusion.w1(o1).squeeze(-1) + model.fusion.w2(o2).squeeze(-1))
-
-
-def test_unknown_fusion_is_refused(specs):
-    with pytest.raises(ValueError, match="fusion"):
-        FinalMLP(specs, **SMALL_MODEL, fusion="concat")
+    assert torch.allclose(model(tensors), model.fusion.w1(o1).squeeze(-1) + model.fusion.w2(o2).squeeze(-1))
 
 
 def test_forward_is_invariant_to_batch_order_in_eval_mode(specs, frame):
-    model = FinalMLP(specs, **SMALL_MODEL, mlp1_batch_norm=True, mlp1_dropout=0.3).eval()
-    tensors = to_tensors(frame, specs)
+    model = FinalMLP(specs, small(mlp1_batch_norm=True, mlp1_dropout=0.3)).eval()
+    tensors = to_tensors(frame, model.input_specs)
     permutation = torch.randperm(len(frame), generator=torch.Generator().manual_seed(0))
     shuffled = {k: v[permutation] for k, v in tensors.items()}
     with torch.no_grad():
@@ -50,8 +85,8 @@ def test_forward_is_invariant_to_batch_order_in_eval_mode(specs, frame):
 
 
 def test_out_of_vocabulary_ids_and_zero_numbers_do_not_break_the_forward(specs, frame):
-    model = FinalMLP(specs, **SMALL_MODEL).eval()
-    tensors = to_tensors(frame, specs)
+    model = FinalMLP(specs, SMALL).eval()
+    tensors = to_tensors(frame, model.input_specs)
     tensors["categorical"].zero_()
     tensors["numeric"].zero_()
     assert torch.isfinite(model(tensors)).all()
@@ -62,19 +97,42 @@ def test_missing_feature_columns_are_named(specs, frame):
         to_tensors(frame.drop(columns="Book-Author"), specs)
 
 
-
 def test_excluded_fields_are_not_read(specs, frame):
     seed_everything(0)
-    model = FinalMLP(specs, **SMALL_MODEL, exclude_fields=["Book-Title_*"]).eval()
+    model = FinalMLP(specs, small(exclude_fields=["Book-Title_*"])).eval()
     assert model.field_names == ["Age", "state", "Book-Author"]
-    tensors = to_tensors(frame, specs)
-    changed = {**tensors, "numeric": tensors["numeric"].clone()}
-    changed["numeric"][:, 1:3] = torch.rand(len(frame), 2)  # the two title columns
-    assert torch.equal(model(tensors), model(changed))
+    assert [s.name for s in model.input_specs] == model.field_names
+    tensors = to_tensors(frame.drop(columns=["Book-Title_0", "Book-Title_1"]), model.input_specs)
+    assert tensors["numeric"].shape == (len(frame), 1)
+    assert model(tensors).shape == (len(frame),)
     # A gate context naming excluded fields keeps only the fields the model reads.
-    gated = FinalMLP(specs, **SMALL_MODEL, fs2_context=["Book-Author", "Book-Title_*"],
-                     exclude_fields=["Book-Title_*"]).eval()
+    gated = FinalMLP(specs, small(fs2_context=["Book-Author", "Book-Title_*"], exclude_fields=["Book-Title_*"]))
     assert gated.gates[1].context == [2]
-    assert torch.equal(gated(tensors), gated(changed))
     with pytest.raises(ValueError, match="match no field"):
-        FinalMLP(specs, **SMALL_MODEL, exclude_fields=["Book-Titel_*"])
+        FinalMLP(specs, small(exclude_fields=["Book-Titel_*"]))
+
+
+def test_a_pickled_model_holds_cpu_weights_whatever_its_device(specs, frame, monkeypatch):
+    """A model on a GPU must load on a machine without one. No GPU here: the meta device stands
+    in for it, and a device-to-host copy is faked by a CPU tensor of the same shape."""
+    model = FinalMLP(specs, SMALL)
+    shapes = {name: tensor.shape for name, tensor in model.state_dict().items()}
+    model.to("meta")
+    real_cpu = torch.Tensor.cpu
+    monkeypatch.setattr(torch.Tensor, "cpu", lambda self: torch.ones(self.shape, dtype=self.dtype)
+                        if self.is_meta else real_cpu(self))
+    payload = pickle.dumps(model)
+    monkeypatch.undo()
+    loaded = pickle.loads(payload)
+    assert {name: tensor.device.type for name, tensor in loaded.state_dict().items()} == dict.fromkeys(shapes, "cpu")
+    assert {name: tensor.shape for name, tensor in loaded.state_dict().items()} == shapes
+    assert loaded(to_tensors(frame, loaded.input_specs)).shape == (len(frame),)
+
+
+def test_unpickling_does_not_move_the_random_state(specs):
+    payload = pickle.dumps(FinalMLP(specs, SMALL))
+    torch.manual_seed(0)
+    pickle.loads(payload)
+    after_load = torch.rand(1)
+    torch.manual_seed(0)
+    assert torch.equal(torch.rand(1), after_load)

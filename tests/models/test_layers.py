@@ -1,7 +1,10 @@
-"""Shapes and defining properties of each FinalMLP block."""
+"""Shapes, defining properties and FuxiCTR's initialisation of each FinalMLP block."""
+
+import math
 
 import pytest
 import torch
+from torch import nn
 
 from book_recs.models.feature_spec import FeatureSpec
 from book_recs.models.layers import (
@@ -26,6 +29,30 @@ def test_feature_embedding_shape_and_numeric_scaling(specs):
     assert torch.equal(out[0, 3], embedding.categorical[0].weight[0])
 
 
+def test_a_field_subset_reads_its_columns_out_of_the_full_layout(specs):
+    inputs = {"numeric": torch.tensor([[1.0, 2.0, 3.0]]), "categorical": torch.tensor([[4, 7]])}
+    subset = FeatureEmbedding(specs, embedding_dim=4, fields=["Book-Title_1", "Book-Author"])
+    out = subset(inputs)
+    assert out.shape == (1, 2, 4)
+    assert torch.allclose(out[0, 0], 3.0 * subset.numeric[0])
+    assert torch.equal(out[0, 1], subset.categorical[0].weight[7])
+    with pytest.raises(ValueError, match="genre"):
+        FeatureEmbedding(specs, 4, fields=["genre"])
+
+
+def test_embeddings_start_as_fuxictr_starts_them():
+    """Tables normal(0, 1e-4) (a sequence's padding row 0); numeric vectors Xavier normal of a
+    (D, 1) weight: std sqrt(2 / (1 + D))."""
+    torch.manual_seed(0)
+    specs = [FeatureSpec(f"n{i}", "numeric") for i in range(400)] + [
+        FeatureSpec("c", "categorical", 5000), FeatureSpec("s", "sequence", 5000)]
+    embedding = FeatureEmbedding(specs, embedding_dim=15)
+    assert embedding.numeric.std().item() == pytest.approx(math.sqrt(2 / 16), rel=0.05)
+    assert embedding.categorical[0].weight.std().item() == pytest.approx(1e-4, rel=0.05)
+    bag = embedding.sequence[0].weight
+    assert torch.equal(bag[0], torch.zeros(15)) and bag[1:].std().item() == pytest.approx(1e-4, rel=0.05)
+
+
 def test_sequence_field_is_mean_pooled_without_padding():
     specs = [FeatureSpec("genres", "sequence", vocab_size=6)]
     embedding = FeatureEmbedding(specs, embedding_dim=3)
@@ -37,7 +64,7 @@ def test_sequence_field_is_mean_pooled_without_padding():
 
 def test_gate_values_lie_strictly_between_0_and_2():
     gate = FeatureGating(num_fields=5, embedding_dim=4, context=[0, 3], hidden_units=[16])
-    weighted, values = gate(torch.randn(64, 5, 4) * 3)
+    weighted, values = gate({}, torch.randn(64, 5, 4) * 3)
     assert weighted.shape == values.shape == (64, 20)
     assert bool((values > 0).all() and (values < 2).all())
     assert values.std() > 0.01  # not a constant: the gate reacts to its context
@@ -45,10 +72,22 @@ def test_gate_values_lie_strictly_between_0_and_2():
 
 def test_gate_with_empty_context_reads_a_learned_vector_and_ignores_the_input():
     gate = FeatureGating(num_fields=2, embedding_dim=3, context=[], hidden_units=[4])
-    _, first = gate(torch.randn(5, 2, 3))
-    _, second = gate(torch.randn(5, 2, 3))
+    _, first = gate({}, torch.randn(5, 2, 3))
+    _, second = gate({}, torch.randn(5, 2, 3))
     assert torch.equal(first, second)
     assert gate.context_bias is not None
+
+
+def test_a_gate_with_its_own_context_embedding_reads_the_inputs_not_the_embeddings(specs):
+    own = FeatureEmbedding(specs, embedding_dim=4, fields=["Age", "state"])
+    gate = FeatureGating(num_fields=5, embedding_dim=4, context=[0, 3], hidden_units=[8],
+                         context_embedding=own)
+    inputs = {"numeric": torch.rand(6, 3), "categorical": torch.randint(0, 5, (6, 2))}
+    _, first = gate(inputs, torch.randn(6, 5, 4))
+    _, second = gate(inputs, torch.randn(6, 5, 4))
+    assert torch.equal(first, second)
+    with pytest.raises(ValueError, match="context"):
+        FeatureGating(5, 4, context=[0], hidden_units=[8], context_embedding=own)
 
 
 def test_mlp_stream_output_width():
@@ -76,6 +115,21 @@ def test_bilinear_fusion_matches_the_per_head_formula():
         manual = manual + torch.einsum("bi,ij,bj->b", o1[:, 2 * h:2 * h + 2], fusion.w12[h],
                                        o2[:, 3 * h:3 * h + 3])
     assert torch.allclose(fusion(o1, o2), manual, atol=1e-6)
+
+
+def test_bilinear_weights_start_as_fuxictrs_h_hx_hy_by_1_tensor():
+    """FuxiCTR draws w_xy as an (H·hx·hy, 1) tensor with Xavier normal after w_x and w_y: the same
+    draws in the same order, std sqrt(2 / (1 + H·hx·hy)), 0.008 at the paper's widths."""
+    fusion = BilinearFusion(400, 800, num_heads=10)
+    torch.manual_seed(0)
+    fusion.reset_parameters()
+    torch.manual_seed(0)
+    nn.init.xavier_normal_(torch.empty(1, 400))
+    nn.init.xavier_normal_(torch.empty(1, 800))
+    w_xy = nn.init.xavier_normal_(torch.empty(10 * 40 * 80, 1))
+    assert torch.equal(fusion.w12.detach().reshape(-1, 1), w_xy)
+    assert fusion.w12.std().item() == pytest.approx(0.0079, abs=3e-4)
+    assert torch.equal(fusion.w1.bias.detach(), torch.zeros(1)) and torch.equal(fusion.w2.bias.detach(), torch.zeros(1))
 
 
 def test_heads_that_do_not_divide_the_widths_raise_a_clear_error():

@@ -1,11 +1,28 @@
 """FinalMLP: two MLP streams with per-stream feature gating and multi-head bilinear fusion.
 
 DualMLP is the same class with ``use_gating=False, fusion="additive"``.
+
+The maths and the initialisation are FuxiCTR 2.3.10's (``model_zoo/FinalMLP/src/FinalMLP.py`` and
+``DualMLP.py``); ``tests/models/test_fuxictr_equivalence.py`` restates its equations and checks the
+logits and the parameter count. What still differs from FuxiCTR, and why:
+
+- vocabularies: id 0 of a categorical field is the out-of-vocabulary id, a learned row like any
+  other; FuxiCTR keeps row 0 for padding (zero, never trained) and puts the out-of-vocabulary id
+  last. The feature stage owns the vocabularies; the model only sizes its tables by them.
+- sequence fields are pooled by ``nn.EmbeddingBag(mode="mean")`` over the non-padding ids;
+  FuxiCTR averages over the ids whose embedding is not all zero (+1e-12). The same unless a
+  trained row is exactly zero.
+- the training loss is BCE on the logit (``BCEWithLogitsLoss``); FuxiCTR applies the sigmoid,
+  then BCE: the same function, computed more stably.
+- ``LogitCalibration`` (identity until fitted) and ``exclude_fields`` are this project's.
+- ``gate_context_embeddings="shared"`` (not the default) lets the gates read the model's own
+  embeddings of the context fields instead of their own tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import torch
@@ -21,104 +38,138 @@ from book_recs.models.layers import (
 )
 
 
-class FinalMLP(nn.Module):
-    """FinalMLP (Mao et al., AAAI 2023) over the fields described by ``specs``.
+@dataclass(frozen=True)
+class FinalMLPConfig:
+    """The architecture of a FinalMLP (defaults: the paper's published widths; the parameter
+    files in ``conf/`` set every value).
 
-    Args:
-        specs: The feature schema (one FeatureSpec per input field).
+    Attributes:
         embedding_dim: D.
         mlp1_hidden_units, mlp1_dropout, mlp1_batch_norm: the first (user) stream.
         mlp2_hidden_units, mlp2_dropout, mlp2_batch_norm: the second (item) stream.
         use_gating: Feature gating per stream (off for DualMLP).
         fs_hidden_units: Hidden widths of each gate MLP.
-        fs1_context, fs2_context: Field names or glob patterns whose embeddings feed each gate;
-            ``None`` takes the fields whose spec context is ``user`` / ``item``; ``[]`` a learned
-            vector (the paper's default when no context is given).
+        fs1_context, fs2_context: Field names or glob patterns that feed each gate; ``None``
+            takes the fields whose spec context is ``user`` / ``item``; ``()`` a learned vector
+            (the paper's default when no context is given).
+        gate_context_embeddings: ``separate`` (FuxiCTR: each gate embeds its context fields with
+            its own tables, regularised with the others) or ``shared`` (the gates read the
+            model's embeddings of those fields).
         num_heads: Heads of the bilinear fusion; both stream widths must divide by it.
         fusion: ``bilinear`` (FinalMLP) or ``additive`` (DualMLP: w1·o1 + w2·o2 + b).
         exclude_fields: Field names or glob patterns the model does not read (e.g.
-            ``["Book-Title_*"]``); the inputs keep the full ``specs`` layout, so every model of a
-            project shares one model-input table.
+            ``("Book-Title_*",)``): the model-input table keeps them for the other models.
 
-    Input: ``{"numeric": (B, Fn), "categorical": (B, Fc), ...}`` laid out by ``specs``; output:
-    logits (B,).
+    >>> FinalMLPConfig.from_params({"embedding_dim": 4, "mlp1_hidden_units": [8]}).mlp1_hidden_units
+    (8,)
+    """
+
+    embedding_dim: int = 10
+    mlp1_hidden_units: tuple[int, ...] = (400,)
+    mlp1_dropout: float = 0.0
+    mlp1_batch_norm: bool = False
+    mlp2_hidden_units: tuple[int, ...] = (800,)
+    mlp2_dropout: float = 0.0
+    mlp2_batch_norm: bool = False
+    use_gating: bool = True
+    fs_hidden_units: tuple[int, ...] = (800,)
+    fs1_context: tuple[str, ...] | None = None
+    fs2_context: tuple[str, ...] | None = None
+    gate_context_embeddings: Literal["separate", "shared"] = "separate"
+    num_heads: int = 1
+    fusion: Literal["bilinear", "additive"] = "bilinear"
+    exclude_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("mlp1_hidden_units", "mlp2_hidden_units", "fs_hidden_units", "fs1_context",
+                     "fs2_context", "exclude_fields"):
+            value = getattr(self, name)
+            if value is not None:  # YAML gives lists; a frozen config keeps tuples
+                object.__setattr__(self, name, tuple(value))
+        if self.fusion not in ("bilinear", "additive"):
+            raise ValueError(f"fusion must be 'bilinear' or 'additive', got {self.fusion!r}")
+        if self.gate_context_embeddings not in ("separate", "shared"):
+            raise ValueError(f"gate_context_embeddings must be 'separate' or 'shared', "
+                             f"got {self.gate_context_embeddings!r}")
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> FinalMLPConfig:
+        """The config of a parameters block (``params:<ns>.model``); unknown keys are refused."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(params) - known
+        if unknown:
+            raise ValueError(f"unknown model parameters {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**params)
+
+
+class FinalMLP(nn.Module):
+    """FinalMLP (Mao et al., AAAI 2023) over the fields described by ``specs``.
+
+    Args:
+        specs: The feature schema (one FeatureSpec per model-input field).
+        config: The architecture.
+
+    ``input_specs`` are the fields it reads (``specs`` without ``config.exclude_fields``): build
+    its input with ``data.to_tensors(frame, model.input_specs)``.
+
+    Input: ``{"numeric": (B, Fn), "categorical": (B, Fc), ...}`` laid out by ``input_specs``;
+    output: logits (B,).
+
+    A pickled FinalMLP holds its specs, config and a CPU copy of its weights, so a model trained
+    on a GPU loads on a machine without one.
 
     >>> specs = [FeatureSpec("Age", "numeric", context="user"), FeatureSpec("a", "categorical", 9)]
-    >>> model = FinalMLP(specs, embedding_dim=4, mlp1_hidden_units=[8], mlp2_hidden_units=[8],
-    ...                  fs_hidden_units=[8], num_heads=2)
+    >>> model = FinalMLP(specs, FinalMLPConfig(embedding_dim=4, mlp1_hidden_units=[8],
+    ...                  mlp2_hidden_units=[8], fs_hidden_units=[8], num_heads=2))
     >>> model({"numeric": torch.rand(3, 1), "categorical": torch.ones(3, 1, dtype=torch.long)}).shape
     torch.Size([3])
     """
 
-    def __init__(
-        self,
-        specs: Sequence[FeatureSpec],
-        embedding_dim: int = 10,
-        mlp1_hidden_units: Sequence[int] = (400,),
-        mlp1_dropout: float = 0.0,
-        mlp1_batch_norm: bool = False,
-        mlp2_hidden_units: Sequence[int] = (800,),
-        mlp2_dropout: float = 0.0,
-        mlp2_batch_norm: bool = False,
-        use_gating: bool = True,
-        fs_hidden_units: Sequence[int] = (800,),
-        fs1_context: Sequence[str] | None = None,
-        fs2_context: Sequence[str] | None = None,
-        num_heads: int = 1,
-        fusion: Literal["bilinear", "additive"] = "bilinear",
-        exclude_fields: Sequence[str] = (),
-    ) -> None:
+    def __init__(self, specs: Sequence[FeatureSpec], config: FinalMLPConfig = FinalMLPConfig()) -> None:
         super().__init__()
-        if fusion not in ("bilinear", "additive"):
-            raise ValueError(f"fusion must be 'bilinear' or 'additive', got {fusion!r}")
         self.specs = list(specs)
-        self.hparams: dict[str, Any] = {
-            "embedding_dim": embedding_dim, "mlp1_hidden_units": list(mlp1_hidden_units),
-            "mlp1_dropout": mlp1_dropout, "mlp1_batch_norm": mlp1_batch_norm,
-            "mlp2_hidden_units": list(mlp2_hidden_units), "mlp2_dropout": mlp2_dropout,
-            "mlp2_batch_norm": mlp2_batch_norm, "use_gating": use_gating,
-            "fs_hidden_units": list(fs_hidden_units),
-            "fs1_context": None if fs1_context is None else list(fs1_context),
-            "fs2_context": None if fs2_context is None else list(fs2_context),
-            "num_heads": num_heads, "fusion": fusion, "exclude_fields": list(exclude_fields),
-        }
-        ordered = field_order(self.specs)
-        used = drop_fields(self.specs, exclude_fields)
-        if not used:
-            raise ValueError(f"exclude_fields {list(exclude_fields)} leaves no field to read")
-        # Columns of the numeric and categorical input tensors that the model reads.
-        for kind in ("numeric", "categorical"):
-            of_kind = [s.name for s in ordered if s.kind == kind]
-            self.register_buffer(f"{kind}_columns", torch.tensor(
-                [of_kind.index(s.name) for s in used if s.kind == kind], dtype=torch.long),
-                persistent=False)
-        self.field_names = [s.name for s in used]
-        self.embedding = FeatureEmbedding(used, embedding_dim)
+        self.config = config
+        self.input_specs = drop_fields(self.specs, config.exclude_fields)
+        if not self.input_specs:
+            raise ValueError(f"exclude_fields {list(config.exclude_fields)} leaves no field to read")
+        self.field_names = [s.name for s in self.input_specs]
+        dim = config.embedding_dim
+        self.embedding = FeatureEmbedding(self.input_specs, dim)
         num_fields = len(self.field_names)
-        flat_dim = num_fields * embedding_dim
         self.gates = None
-        if use_gating:
-            # Patterns are checked against every input field; excluded fields drop out of the
-            # context (a context left empty becomes the learned vector).
-            def context(side: str, patterns: Sequence[str] | None) -> list[int]:
-                if patterns is None:
-                    patterns = [s.name for s in used if s.context == side]
-                selected = {ordered[i].name for i in select_fields(self.specs, patterns)}
-                return [i for i, name in enumerate(self.field_names) if name in selected]
-
-            contexts = [context("user", fs1_context), context("item", fs2_context)]
+        if config.use_gating:
             self.gates = nn.ModuleList(
-                FeatureGating(num_fields, embedding_dim, context, fs_hidden_units)
-                for context in contexts)
-        self.mlp1 = MLPStream(flat_dim, mlp1_hidden_units, mlp1_dropout, mlp1_batch_norm)
-        self.mlp2 = MLPStream(flat_dim, mlp2_hidden_units, mlp2_dropout, mlp2_batch_norm)
-        self.fusion = BilinearFusion(self.mlp1.out_dim, self.mlp2.out_dim, num_heads,
-                                     bilinear=fusion == "bilinear")
+                self._gate(side, patterns) for side, patterns in
+                (("user", config.fs1_context), ("item", config.fs2_context)))
+        flat_dim = num_fields * dim
+        self.mlp1 = MLPStream(flat_dim, config.mlp1_hidden_units, config.mlp1_dropout,
+                              config.mlp1_batch_norm)
+        self.mlp2 = MLPStream(flat_dim, config.mlp2_hidden_units, config.mlp2_dropout,
+                              config.mlp2_batch_norm)
+        self.fusion = BilinearFusion(self.mlp1.out_dim, self.mlp2.out_dim, config.num_heads,
+                                     bilinear=config.fusion == "bilinear")
         self.calibration = LogitCalibration()
         self._init_linear_layers()
 
+    def _gate(self, side: str, patterns: Sequence[str] | None) -> FeatureGating:
+        """The gate of one stream over its context fields. Patterns are checked against every
+        input field; excluded fields drop out of the context (one left empty becomes the learned
+        vector)."""
+        if patterns is None:
+            patterns = [s.name for s in self.input_specs if s.context == side]
+        ordered = field_order(self.specs)
+        selected = {ordered[i].name for i in select_fields(self.specs, patterns)}
+        context = [i for i, name in enumerate(self.field_names) if name in selected]
+        own_embedding = None
+        if context and self.config.gate_context_embeddings == "separate":
+            own_embedding = FeatureEmbedding(self.input_specs, self.config.embedding_dim,
+                                             fields=[self.field_names[i] for i in context])
+        return FeatureGating(len(self.field_names), self.config.embedding_dim, context,
+                             self.config.fs_hidden_units, own_embedding)
+
     def _init_linear_layers(self) -> None:
-        """Xavier-normal weights and zero biases for every linear layer (FuxiCTR)."""
+        """Xavier-normal weights and zero biases for every linear layer (FuxiCTR's
+        ``reset_parameters``; batch norm keeps torch's ones and zeros, as there)."""
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_normal_(module.weight)
@@ -127,14 +178,12 @@ class FinalMLP(nn.Module):
 
     def streams(self, inputs: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """Stream outputs o1 (B, d1), o2 (B, d2) and gates (B, F·D) each (None without gating)."""
-        embeddings = self.embedding({
-            **inputs, "numeric": inputs["numeric"][:, self.numeric_columns],
-            "categorical": inputs["categorical"][:, self.categorical_columns]})
+        embeddings = self.embedding(inputs)
         if self.gates is None:
             flat = embeddings.flatten(1)
             return self.mlp1(flat), self.mlp2(flat), None, None
-        x1, gate1 = self.gates[0](embeddings)
-        x2, gate2 = self.gates[1](embeddings)
+        x1, gate1 = self.gates[0](inputs, embeddings)
+        x2, gate2 = self.gates[1](inputs, embeddings)
         return self.mlp1(x1), self.mlp2(x2), gate1, gate2
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
@@ -142,5 +191,18 @@ class FinalMLP(nn.Module):
         return self.calibration(self.fusion(o1, o2))
 
     def embedding_l2(self) -> Tensor:
-        """Squared L2 norm of all embedding parameters (FuxiCTR's embedding_regularizer term)."""
-        return sum(parameter.pow(2).sum() for parameter in self.embedding.parameters())
+        """Squared L2 norm of every embedding parameter, the gates' own context tables included
+        (FuxiCTR's embedding_regularizer covers every ``FeatureEmbeddingDict``)."""
+        tables = [self.embedding] + [gate.context_embedding for gate in self.gates or ()
+                                     if gate.context_embedding is not None]
+        return sum(parameter.pow(2).sum() for table in tables for parameter in table.parameters())
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"specs": self.specs, "config": self.config, "training": self.training,
+                "weights": {name: tensor.detach().cpu() for name, tensor in self.state_dict().items()}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        with torch.random.fork_rng(devices=[]):  # rebuilding must not move the caller's RNG
+            self.__init__(state["specs"], state["config"])
+        self.load_state_dict(state["weights"])
+        self.train(state["training"])

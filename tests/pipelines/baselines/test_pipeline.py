@@ -27,7 +27,9 @@ def test_pipeline_is_one_namespace_per_registry_baseline_over_shared_inputs():
     pipeline = create_pipeline()
     assert {node.namespace for node in pipeline.nodes} == set(NAMESPACES)
     params = {f"params:{ns}.model" for ns in NAMESPACES}
-    assert pipeline.inputs() == SHARED_INPUTS | params
+    assert pipeline.inputs() == {"model_input_train@pandas", "model_input_valid@pandas",
+                                 "model_input_test@pandas", "feature_specs"} | params
+    assert pipeline.inputs() - params <= SHARED_INPUTS
     produced = pipeline.datasets() - pipeline.inputs()
     assert produced == set().union(*(_outputs(ns) for ns in NAMESPACES))
     assert {node.name for node in pipeline.only_nodes_with_tags("training").nodes} == {

@@ -42,9 +42,10 @@ class RecentBooksModel(torch.nn.Module):
 
     def __init__(self, specs, age_weight: float = 0.0) -> None:
         super().__init__()
+        self.input_specs = specs  # what predict_frame reads, as FinalMLP has it
         categorical = [s.name for s in field_order(specs) if s.kind == "categorical"]
         self.year = categorical.index("Year-Of-Publication")
-        self.age_weight = age_weight
+        self.age_weight = torch.nn.Parameter(torch.tensor(age_weight), requires_grad=False)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         age = batch["numeric"][:, 0]  # Age is the first numeric field
@@ -89,7 +90,8 @@ def fitted(books) -> dict:
 
 
 def _rank(books, fitted, candidates, *, top_n=10, profile=PROFILE, model=None):
-    return rank_candidates(profile, candidates, ibis.memtable(books), **fitted,
+    tables = {name: table for name, table in fitted.items() if name != "specs"}
+    return rank_candidates(profile, candidates, ibis.memtable(books), **tables,
                            model=model or RecentBooksModel(fitted["specs"]), top_n=top_n)
 
 
@@ -112,11 +114,11 @@ def test_unknown_and_repeated_isbns_are_skipped_with_a_warning(books, fitted, ca
 
 
 def test_ties_keep_isbn_order(books, fitted):
-    class Indifferent(torch.nn.Module):
+    class Indifferent(RecentBooksModel):
         def forward(self, batch):
             return torch.zeros(len(batch["numeric"]))
 
-    ranked = _rank(books, fitted, ["b3", "b0", "b4", "b1"], model=Indifferent())
+    ranked = _rank(books, fitted, ["b3", "b0", "b4", "b1"], model=Indifferent(fitted["specs"]))
     assert ranked["ISBN"].tolist() == ["b0", "b1", "b3", "b4"]
     assert ranked["score"].eq(0.5).all()
 

@@ -10,11 +10,15 @@ MODELS = tuple(model.name for model in trained_by("finalmlp"))
 
 
 def create_template() -> Pipeline:
-    """Train, score (valid, test) and explain one model; params ``model`` and ``training``."""
+    """Train, score (valid, test) and explain one model; params ``model`` and ``training``.
+
+    Training reads the train split through a lazy parquet reader (``model_input_train@batches``):
+    whole with ``training.data_loading: memory``, a row group at a time with ``stream``.
+    """
     return Pipeline([
         Node(
             train_model,
-            inputs={"train": "model_input_train@pandas", "valid": "model_input_valid@pandas",
+            inputs={"train": "model_input_train@batches", "valid": "model_input_valid@pandas",
                     "specs": "feature_specs", "model_params": "params:model",
                     "training_params": "params:training"},
             outputs=["model", "training_history"],
@@ -25,7 +29,7 @@ def create_template() -> Pipeline:
             Node(
                 score_model,
                 inputs={"model": "model", "model_input": f"model_input_{split}@pandas",
-                        "specs": "feature_specs", "training_params": "params:training"},
+                        "training_params": "params:training"},
                 outputs=f"scores_{split}",
                 name=f"score_{split}",
                 tags=["scoring"],
@@ -34,7 +38,8 @@ def create_template() -> Pipeline:
         ],
         Node(
             explain_model,
-            inputs={"model": "model", "model_input": "model_input_test@pandas", "specs": "feature_specs"},
+            inputs={"model": "model", "model_input": "model_input_test@pandas",
+                    "training_params": "params:training"},
             outputs=["stream_contributions", "gate_means"],
             name="explain_model",
             tags=["evaluation"],
@@ -45,6 +50,6 @@ def create_template() -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     template = create_template()
     return sum(
-        (Pipeline(template, namespace=name, inputs=SHARED_INPUTS) for name in MODELS),
+        (Pipeline(template, namespace=name, inputs=SHARED_INPUTS & template.inputs()) for name in MODELS),
         Pipeline([]),
     )

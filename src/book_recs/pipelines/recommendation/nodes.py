@@ -12,9 +12,7 @@ import pandas as pd
 from book_recs.columns import BOOK_COLUMN
 from book_recs.features import FieldConfig
 from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
-from book_recs.models.data import to_tensors
-from book_recs.models.feature_spec import FeatureSpec
-from book_recs.models.trainer import predict
+from book_recs.models.inference import predict_frame
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +31,6 @@ def rank_candidates(
     scaling: pd.DataFrame,
     feature_params: dict[str, Any],
     model: Any,
-    specs: list[FeatureSpec],
     top_n: int,
 ) -> pd.DataFrame:
     """Score each candidate book for a user profile and return the best ``top_n``, best first.
@@ -45,7 +42,7 @@ def rank_candidates(
         title_components, statistics, priors, vocabularies, scaling: What the feature stage
             fitted on train (``FittedFeatures``).
         feature_params: The ``feature_engineering`` parameters.
-        model, specs: The trained model and its feature schema.
+        model: The trained model (it knows the fields it reads).
         top_n: How many books to return.
 
     Returns:
@@ -69,7 +66,7 @@ def rank_candidates(
                        sorted(set(candidates) - set(known[BOOK_COLUMN]))[:5])
     if known.empty:
         raise ValueError("none of the candidate ISBNs is a known book")
-    known["score"] = predict(model, to_tensors(model_input, specs))
+    known["score"] = predict_frame(model, model_input)
     ranked = known.sort_values(["score", "ISBN"], ascending=[False, True]).head(top_n)
     ranked.insert(0, "rank", range(1, len(ranked) + 1))
     return ranked[["rank", "ISBN", "Book-Title", "Book-Author", "score"]].reset_index(drop=True)

@@ -21,7 +21,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "scaling": "scaling_statistics@pandas",
                     "feature_params": "params:feature_engineering",
                     "model": "finalmlp.model",
-                    "specs": "feature_specs",
                     "top_n": "params:recommendation.top_n",
                 },
                 outputs="profile_recommendations",

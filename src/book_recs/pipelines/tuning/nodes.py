@@ -23,8 +23,8 @@ from book_recs.columns import LABEL_COLUMN, USER_COLUMN
 from book_recs.evaluation import average_auc, group_auc
 from book_recs.models.data import to_tensors
 from book_recs.models.feature_spec import FeatureSpec
-from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.trainer import TrainingConfig, fit, seed_everything
+from book_recs.models.finalmlp import FinalMLP, FinalMLPConfig
+from book_recs.models.training import TrainingConfig, fit, seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,6 @@ def tune_finalmlp(
     """Search FinalMLP's space on valid AUC in a study of ``storage``; return the trials and the
     best parameters in the layout of a parameters file (``{finalmlp: {model, training}}``), ready
     to become a preset."""
-    train_tensors, valid_tensors = to_tensors(train, specs), to_tensors(valid, specs)
     space = tuning["finalmlp_space"]
 
     def objective(trial: optuna.Trial) -> float:
@@ -111,9 +110,10 @@ def tune_finalmlp(
         config = TrainingConfig.from_params(params["training"])
         seed_everything(config.seed)
         try:
-            model = FinalMLP(specs, **params["model"])
+            model = FinalMLP(specs, FinalMLPConfig.from_params(params["model"]))
         except ValueError as error:  # e.g. widths that do not divide by the heads
             raise optuna.TrialPruned(str(error)) from error
+        train_tensors, valid_tensors = (to_tensors(frame, model.input_specs) for frame in (train, valid))
 
         def report(epoch: int, row: dict[str, float]) -> None:
             trial.report(row["valid_auc"], epoch)

@@ -1,5 +1,7 @@
-"""Training properties: it learns, it is deterministic, it saves and loads, it explains."""
+"""Training properties: it learns, it is deterministic, it saves and loads, it explains; its
+options (user-grouped batches, ranking loss, ensembles, calibration, device, precision)."""
 
+import dataclasses
 import pickle
 import subprocess
 import sys
@@ -9,33 +11,37 @@ import pytest
 import torch
 from sklearn.metrics import log_loss, roc_auc_score
 
+from book_recs.models.calibration import calibrate
 from book_recs.models.data import to_tensors
 from book_recs.models.ensemble import SeedEnsemble
+from book_recs.models.explanations import gate_means, stream_contributions
 from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.trainer import (
-    TrainingConfig,
-    calibrate,
-    fit,
-    fit_ensemble,
-    gate_means,
-    group_auc,
-    predict,
-    predict_logits,
-    seed_everything,
-    stream_contributions,
-)
+from book_recs.models.inference import predict, predict_logits
+from book_recs.models.training import TrainingConfig, fit, fit_ensemble, seed_everything
 
-from .conftest import SMALL_MODEL, make_frame
-
-CONFIG = TrainingConfig(seed=3, learning_rate=1e-2, batch_size=64, epochs=30,
-                        early_stop_patience=30, lr_reduce_patience=30, progress_bar=False)
+from .conftest import SMALL, make_frame
 
 
-def train(specs, frame, config=CONFIG, **model_args):
+def user_aucs(users, labels, scores):
+    """A stand-in for the injected per-user metrics: the plain and row-weighted mean of sklearn's
+    per-user AUCs."""
+    aucs, sizes = [], []
+    for user in np.unique(users):
+        mine = users == user
+        if len(np.unique(labels[mine])) == 2:
+            aucs.append(roc_auc_score(labels[mine], scores[mine]))
+            sizes.append(mine.sum())
+    return {"gauc": float(np.average(aucs, weights=sizes)), "avgauc": float(np.mean(aucs))}
+
+CONFIG = TrainingConfig(seed=3, learning_rate=1e-2, batch_size=64, epochs=20,
+                        early_stop_patience=20, lr_reduce_patience=20, progress_bar=False)
+
+
+def train(specs, frame, config=CONFIG, user_metrics=None, **model_args):
     seed_everything(config.seed)
-    model = FinalMLP(specs, **{**SMALL_MODEL, **model_args})
-    tensors = to_tensors(frame, specs)
-    return fit(model, tensors, tensors, config)
+    model = FinalMLP(specs, dataclasses.replace(SMALL, **model_args))
+    tensors = to_tensors(frame, model.input_specs)
+    return fit(model, tensors, tensors, config, user_metrics=user_metrics)
 
 
 def test_it_overfits_a_tiny_data_set(specs, frame):
@@ -61,7 +67,7 @@ def test_early_stopping_keeps_the_best_epoch(specs):
     config = TrainingConfig(seed=1, learning_rate=5e-2, batch_size=32, epochs=8,
                             early_stop_patience=2, progress_bar=False)
     seed_everything(config.seed)
-    model = FinalMLP(specs, **SMALL_MODEL)
+    model = FinalMLP(specs, SMALL)
     valid = to_tensors(valid_frame, specs)
     model, history = fit(model, to_tensors(train_frame, specs), valid, config)
     auc = roc_auc_score(valid_frame["label"], predict(model, valid))
@@ -83,12 +89,12 @@ def test_a_pickled_model_predicts_the_same_in_a_fresh_process(specs, frame, tmp_
     script = f"""
 import pickle, numpy as np, pandas as pd
 from book_recs.models.data import to_tensors
-from book_recs.models.trainer import predict
+from book_recs.models.inference import predict
 model = pickle.load(open({str(tmp_path / 'model.pkl')!r}, 'rb'))
 specs = pickle.load(open({str(tmp_path / 'specs.pkl')!r}, 'rb'))
 frame = pd.read_parquet({str(tmp_path / 'frame.parquet')!r})
 np.save({str(tmp_path / 'out.npy')!r}, predict(model, to_tensors(frame, specs)))
-print(model.hparams["num_heads"], len(model.specs))
+print(model.config.num_heads, len(model.specs))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["2", str(len(specs))]
@@ -118,7 +124,7 @@ def test_calibration_lowers_valid_logloss_and_keeps_the_ranking(specs):
     train_frame, valid_frame = make_frame(256, seed=1), make_frame(256, seed=2)
     config = TrainingConfig(seed=1, learning_rate=5e-2, batch_size=32, epochs=4, progress_bar=False)
     seed_everything(config.seed)
-    model = FinalMLP(specs, **SMALL_MODEL)
+    model = FinalMLP(specs, SMALL)
     valid = to_tensors(valid_frame, specs)
     model, _ = fit(model, to_tensors(train_frame, specs), valid, config)
     before = predict(model, valid)
@@ -150,22 +156,20 @@ def test_user_grouped_training_learns_and_needs_users_and_ratings(specs, frame, 
         fit(model, tensors, tensors, config)
 
 
-def test_group_auc_is_the_mean_of_sklearn_per_user_aucs():
-    rng = np.random.default_rng(0)
-    users, labels, scores = rng.integers(0, 12, 300), rng.integers(0, 2, 300), rng.random(300)
-    labels[users == 11] = 1  # a user with one class only does not count
-    expected = np.mean([roc_auc_score(labels[users == u], scores[users == u]) for u in range(11)])
-    assert group_auc(users, labels, scores) == pytest.approx(expected)
-
-
-def test_history_has_valid_gauc_when_valid_has_users(specs, frame):
-    _, history = train(specs, frame, TrainingConfig(seed=3, batch_size=64, epochs=1, progress_bar=False))
-    assert 0.0 <= history["valid_gauc"].iloc[0] <= 1.0
+def test_history_logs_the_injected_per_user_metrics_when_valid_has_users(specs, frame):
+    config = TrainingConfig(seed=3, batch_size=64, epochs=1, progress_bar=False)
+    model, history = train(specs, frame, config, user_metrics=user_aucs)
+    expected = user_aucs(frame["User-ID"].to_numpy(), frame["label"].to_numpy(),
+                         predict(model, to_tensors(frame, specs)))
+    assert history["valid_gauc"].iloc[0] == pytest.approx(expected["gauc"])
+    assert history["valid_avgauc"].iloc[0] == pytest.approx(expected["avgauc"])
+    _, without = train(specs, frame, config)
+    assert "valid_gauc" not in without
 
 
 def fit_small_ensemble(specs, frame, config):
     tensors = to_tensors(frame, specs)
-    return fit_ensemble(lambda: FinalMLP(specs, **SMALL_MODEL), tensors, tensors, config), tensors
+    return fit_ensemble(specs, SMALL, tensors, tensors, config), tensors
 
 
 def test_an_ensemble_of_one_is_the_single_model(specs, frame):
@@ -222,4 +226,24 @@ def test_member_ranking_loss_weights_need_one_weight_per_member():
 def test_fit_refuses_ensemble_options(specs, frame, option):
     tensors = to_tensors(frame, specs)
     with pytest.raises(ValueError, match="fit_ensemble"):
-        fit(FinalMLP(specs, **SMALL_MODEL), tensors, tensors, TrainingConfig(**option))
+        fit(FinalMLP(specs, SMALL), tensors, tensors, TrainingConfig(**option))
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"precision": "fp16"}, "precision"), ({"data_loading": "disk"}, "data_loading"),
+    ({"processes": 3}, "equal local batches"), ({"processes": 2, "data_loading": "stream"}, "one process")])
+def test_training_config_refuses_what_it_cannot_do(option, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**option)
+
+
+def test_bf16_autocast_trains_and_scores_in_bfloat16(specs, frame):
+    config = TrainingConfig(seed=2, learning_rate=1e-2, batch_size=64, epochs=3, progress_bar=False,
+                            device="cpu", precision="bf16")
+    model, history = train(specs, frame, config)
+    tensors = to_tensors(frame, specs)
+    in_bf16, in_fp32 = predict(model, tensors, precision="bf16"), predict(model, tensors)
+    assert not np.array_equal(in_bf16, in_fp32)  # the forward really ran in bfloat16
+    assert np.abs(in_bf16 - in_fp32).max() < 0.02
+    assert history["valid_auc"].max() > 0.7
+    assert next(model.parameters()).dtype == torch.float32  # the weights stay float32
