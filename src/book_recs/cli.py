@@ -3,6 +3,9 @@
 ``kedro run`` is Kedro's own, with one change: when a raw file cannot be used (missing, truncated
 gzip, binary, unknown encoding, a missing column, no rows), the run stops with one line that names
 the file and the fault, the last thing printed, instead of a library's traceback.
+
+``kedro recommend`` (also ``book-recs recommend``) prints one reader's top-N books from the
+registered model (``book_recs.serving.cli``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import click
 from kedro.framework.cli.project import run as kedro_run
 
 from book_recs.datasets.raw_csv import RawDataError
+from book_recs.serving.cli import recommend
 
 
 def raw_data_error(error: BaseException | None) -> RawDataError | None:
@@ -39,3 +43,4 @@ def cli() -> None:
 
 cli.add_command(click.Command(name="run", callback=_run, params=kedro_run.params,
                               help=kedro_run.help, short_help=kedro_run.short_help))
+cli.add_command(recommend)

@@ -1,72 +1,91 @@
-"""Ranking candidate books for a new user profile, the way an application calls the model."""
+"""The recommender's nodes: candidates fitted on train, the recommender built from the feature
+stage's tables and the trained model, a request of readers answered, the top-N measured."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from book_recs.columns import BOOK_COLUMN
+from book_recs.baselines.popularity import PopularityRates
 from book_recs.features import FieldConfig
-from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
-from book_recs.models.inference import predict_frame
+from book_recs.features.model_input import FittedFeatures
+from book_recs.model_registry import REFERENCE_MODEL
+from book_recs.models.feature_spec import FeatureSpec
+from book_recs.serving.candidates import CandidateConfig, select_candidates
+from book_recs.serving.evaluation import evaluate_split
+from book_recs.serving.recommender import InvalidRequest, Recommender
 
 logger = logging.getLogger(__name__)
 
-BOOK_COLUMNS = ["ISBN", "Book-Title", "Book-Author", "Year-Of-Publication", "Publisher"]
-PROFILE_FIELDS = {"Age": "float64", "state": "string", "country": "string"}
+
+def select_candidate_books(train: ir.Table, params: dict[str, Any]) -> ir.Table:
+    """The K books every request ranks (``params``: ``rule``, ``k``), from train only."""
+    return select_candidates(train, CandidateConfig.from_params(params))
 
 
-def rank_candidates(
-    profile: dict[str, Any],
-    candidate_isbns: list[str],
-    books: ir.Table,
-    title_components: ir.Table,
-    statistics: ir.Table,
-    priors: ir.Table,
-    vocabularies: ir.Table,
-    scaling: pd.DataFrame,
-    feature_params: dict[str, Any],
-    model: Any,
-    top_n: int,
-) -> pd.DataFrame:
-    """Score each candidate book for a user profile and return the best ``top_n``, best first.
-
-    Args:
-        profile: ``Age`` (or null), ``state``, ``country``: a new, cold-start user.
-        candidate_isbns: Books to rank; unknown ISBNs are reported and skipped.
-        books: Rows with the book columns (the cleaned ratings).
-        title_components, statistics, priors, vocabularies, scaling: What the feature stage
-            fitted on train (``FittedFeatures``).
-        feature_params: The ``feature_engineering`` parameters.
-        model: The trained model (it knows the fields it reads).
-        top_n: How many books to return.
-
-    Returns:
-        rank, ISBN, Book-Title, Book-Author, score (probability that the user rates it > 7).
-    """
-    unknown_fields = set(profile) - set(PROFILE_FIELDS)
-    if unknown_fields:
-        raise ValueError(f"profile fields must be among {sorted(PROFILE_FIELDS)}, "
-                         f"got {sorted(unknown_fields)}")
-    candidates = list(dict.fromkeys(str(isbn) for isbn in candidate_isbns))
-    catalogue = books.select(*BOOK_COLUMNS).distinct()
-    rows = catalogue.filter(catalogue[BOOK_COLUMN].isin(candidates)).order_by(BOOK_COLUMN)
-    rows = rows.mutate(**{ORDER_COLUMN: ibis.row_number().over(order_by=BOOK_COLUMN)}, **{
-        field: ibis.literal(profile.get(field), dtype) for field, dtype in PROFILE_FIELDS.items()})
+def build_recommender(
+    candidates: ir.Table, books: ir.Table, title_components: ir.Table, statistics: ir.Table,
+    priors: ir.Table, vocabularies: ir.Table, scaling: pd.DataFrame,
+    feature_params: dict[str, Any], model: Any, specs: list[FeatureSpec],
+    default_top_n: int,
+) -> Recommender:
+    """The recommender of the trained model over the candidate books, their item side built
+    once with what the feature stage fitted (``FittedFeatures``)."""
     fitted = FittedFeatures(FieldConfig.from_params(feature_params), title_components, statistics,
                             priors, vocabularies, scaling)
-    model_input = fitted.build(rows).execute()
-    known = rows.order_by(ORDER_COLUMN).execute()
-    if len(known) < len(candidates):
-        logger.warning("skipping %d unknown ISBNs: %s", len(candidates) - len(known),
-                       sorted(set(candidates) - set(known[BOOK_COLUMN]))[:5])
-    if known.empty:
-        raise ValueError("none of the candidate ISBNs is a known book")
-    known["score"] = predict_frame(model, model_input)
-    ranked = known.sort_values(["score", "ISBN"], ascending=[False, True]).head(top_n)
-    ranked.insert(0, "rank", range(1, len(ranked) + 1))
-    return ranked[["rank", "ISBN", "Book-Title", "Book-Author", "score"]].reset_index(drop=True)
+    recommender = Recommender.build(fitted, books, candidates, model, specs, default_top_n)
+    logger.info("recommender over %d candidate books", recommender.candidate_count)
+    return recommender
+
+
+def list_readers(readers: list[dict[str, Any]]) -> pd.DataFrame:
+    """The readers of a batch request, one row each, as a served request holds them."""
+    return pd.DataFrame(readers)
+
+
+def recommend_books(readers: pd.DataFrame, recommender: Recommender) -> pd.DataFrame:
+    """Each reader's top-N books (the served model runs this node on each request).
+
+    Raises:
+        MlflowException: ``INVALID_PARAMETER_VALUE`` (HTTP 400 from MLflow's scoring server)
+            naming the field, when the request is empty or a field is missing or mistyped.
+    """
+    try:
+        return recommender.recommend(readers)
+    except InvalidRequest as error:
+        raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
+
+
+def evaluate_recommender(recommender: Recommender, valid: pd.DataFrame, test: pd.DataFrame,
+                         popularity: PopularityRates, params: dict[str, Any],
+                         candidate_params: dict[str, Any],
+                         evaluation_params: dict[str, Any]) -> dict[str, Any]:
+    """Candidate recall and the catalogue top-N metrics of the recommender beside popularity's,
+    for the valid readers (where K and the rule are chosen) and the test readers.
+
+    Args:
+        recommender: The recommender.
+        valid, test: The ratings of the valid and test readers (cold-start).
+        popularity: The popularity baseline's rates (ranks the same candidates).
+        params: ``top_n``: N of nDCG@N and Recall@N.
+        candidate_params: The candidate settings (reported beside the metrics).
+        evaluation_params: ``bootstrap_resamples``, ``bootstrap_seed``, ``confidence``.
+    """
+    top_n = params["top_n"]
+    metrics: dict[str, Any] = {"candidates": dict(candidate_params)}
+    for split, ratings in (("valid", valid), ("test", test)):
+        metrics[split] = evaluate_split(
+            recommender, ratings, popularity, REFERENCE_MODEL, top_n,
+            evaluation_params["bootstrap_resamples"], evaluation_params["bootstrap_seed"],
+            evaluation_params["confidence"])
+        models = metrics[split]["models"]
+        logger.info("%s: candidate recall %.4f; nDCG@%d %s %.4f, popularity %.4f", split,
+                    metrics[split]["candidate_recall"], top_n, REFERENCE_MODEL,
+                    models[REFERENCE_MODEL][f"ndcg@{top_n}"]["value"],
+                    models["popularity"][f"ndcg@{top_n}"]["value"])
+    return metrics

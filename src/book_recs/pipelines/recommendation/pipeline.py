@@ -1,18 +1,37 @@
-"""Rank a candidate list of books for a new user profile with the trained FinalMLP."""
+"""The two-stage recommender: candidates, the recommender, a batch request, its evaluation.
+
+Nodes tagged ``inference`` are what the served MLflow model runs on each request
+(``pipeline_registry.py`` binds them to the training run with kedro-mlflow's
+``pipeline_ml_factory``); the batch run answers ``params:recommendation.readers`` through the
+very same node.
+"""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import rank_candidates
+from book_recs.model_registry import REFERENCE_MODEL
+from book_recs.serving.mlflow_model import INPUT_NAME
+
+from .nodes import (
+    build_recommender,
+    evaluate_recommender,
+    list_readers,
+    recommend_books,
+    select_candidate_books,
+)
+
+INFERENCE_TAG = "inference"
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
+            Node(select_candidate_books,
+                 inputs={"train": "train_ratings@ibis", "params": "params:recommendation.candidates"},
+                 outputs="candidate_books@ibis", name="select_candidate_books", tags="training"),
             Node(
-                rank_candidates,
+                build_recommender,
                 inputs={
-                    "profile": "params:recommendation.profile",
-                    "candidate_isbns": "params:recommendation.candidate_isbns",
+                    "candidates": "candidate_books@ibis",
                     "books": "cleaned_ratings@ibis",
                     "title_components": "title_components@ibis",
                     "statistics": "item_statistics@ibis",
@@ -20,12 +39,28 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "vocabularies": "vocabularies@ibis",
                     "scaling": "scaling_statistics@pandas",
                     "feature_params": "params:feature_engineering",
-                    "model": "finalmlp.model",
-                    "top_n": "params:recommendation.top_n",
+                    "model": f"{REFERENCE_MODEL}.model",
+                    "specs": "feature_specs",
+                    "default_top_n": "params:recommendation.default_top_n",
                 },
-                outputs="profile_recommendations",
-                name="rank_candidates_for_profile",
-            )
+                outputs="recommender",
+                name="build_recommender",
+                tags="training",
+            ),
+            Node(list_readers, inputs="params:recommendation.readers", outputs=INPUT_NAME,
+                 name="list_readers"),
+            Node(recommend_books, inputs={"readers": INPUT_NAME, "recommender": "recommender"},
+                 outputs="profile_recommendations", name="recommend_books", tags=INFERENCE_TAG),
+            Node(
+                evaluate_recommender,
+                inputs={"recommender": "recommender", "valid": "valid_ratings@pandas",
+                        "test": "test_ratings@pandas", "popularity": "popularity.model",
+                        "params": "params:recommendation.evaluation",
+                        "candidate_params": "params:recommendation.candidates",
+                        "evaluation_params": "params:evaluation"},
+                outputs="recommender.metrics",
+                name="evaluate_recommender",
+            ),
         ],
         tags=["recommendation"],
     )

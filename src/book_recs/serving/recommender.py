@@ -1,0 +1,333 @@
+"""The recommender: readers in, each reader's top-N books of the catalogue out (no Kedro here).
+
+Two stages. The candidate stage (``candidates``, fitted on train) fixed K books when the
+recommender was built; the ranking stage scores every reader against those K books with the
+trained FinalMLP and keeps each reader's best ``top_n``. The batch ``recommendation`` pipeline
+and the served MLflow model both call ``Recommender.recommend``: one scoring path.
+
+The model input is the feature stage's own (``FittedFeatures.build``), one side at a time:
+
+- the item side of the K candidates is built once, when the recommender is built, on the
+  pipeline's engine (their title components, item statistics and author/year/publisher ids);
+- the user side (Age, state, country) of a request's readers is the same Ibis expression,
+  compiled to SQL once per loaded recommender over an in-process DuckDB that holds the user
+  fields' vocabularies; a request only registers its readers and runs that SQL;
+- reader x candidate rows put the two sides side by side and go through ``to_tensors`` and
+  ``predict``, as the evaluation's scores do.
+
+A request is a table of readers: ``Age`` (number or null), ``state`` and ``country`` (text or
+null) are required, ``exclude_isbns`` (books already read, never recommended back) and ``top_n``
+(default 10, at most K) are optional. Anything else is refused with ``InvalidRequest``, whose
+message starts with the field. Unknown states, countries and ISBNs are valid: they get the
+out-of-vocabulary id (or are nothing to leave out) and a ``note`` in the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import torch
+
+from book_recs.columns import BOOK_COLUMN
+from book_recs.features import FieldConfig
+from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
+from book_recs.models.data import to_tensors
+from book_recs.models.feature_spec import FeatureSpec, field_order
+from book_recs.models.inference import predict
+from book_recs.serving.candidates import CANDIDATE_RANK
+
+logger = logging.getLogger(__name__)
+
+PROFILE_FIELDS = {"Age": "float64", "state": "string", "country": "string"}
+"""Required per reader (null allowed: a missing Age takes the train median, a missing location
+part the ``unknown`` token, as in training)."""
+EXCLUDE_FIELD, TOP_N_FIELD, READERS = "exclude_isbns", "top_n", "readers"
+READER_COLUMN, NOTE_COLUMN = "reader", "note"
+BOOK_FIELDS = [BOOK_COLUMN, "Book-Title", "Book-Author"]
+ANSWER_COLUMNS = [READER_COLUMN, "rank", *BOOK_FIELDS, "score", NOTE_COLUMN]
+FITTED_TABLES = ("title_components", "item_statistics", "statistics_priors", "vocabularies")
+# Reader x candidate rows scored at once: bounds memory when many readers are ranked together.
+MAX_ROWS_PER_BATCH = 8192
+
+
+class InvalidRequest(ValueError):
+    """A request the recommender cannot answer; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or (not isinstance(value, (list, tuple, np.ndarray)) and bool(pd.isna(value)))
+
+
+def _check_profile(readers: pd.DataFrame) -> pd.DataFrame:
+    """The readers' Age, state and country, typed, with ``row_order`` 0..R-1."""
+    missing = [field for field in PROFILE_FIELDS if field not in readers.columns]
+    if missing:
+        raise InvalidRequest(missing[0], f"every reader needs the field '{missing[0]}' "
+                                         "(null when unknown)")
+    for index, age in enumerate(readers["Age"]):
+        if not _is_null(age) and (isinstance(age, bool) or not isinstance(age, numbers.Real)):
+            raise InvalidRequest("Age", f"reader {index}: must be a number or null, got {age!r}")
+    for field in ("state", "country"):
+        for index, value in enumerate(readers[field]):
+            if not _is_null(value) and not isinstance(value, str):
+                raise InvalidRequest(field, f"reader {index}: must be text or null, got {value!r}")
+    profile = pd.DataFrame({
+        "Age": pd.to_numeric(readers["Age"], errors="raise").astype("float64").to_numpy(),
+        **{field: pd.array([None if _is_null(v) else v for v in readers[field]], dtype="str")
+           for field in ("state", "country")},
+        ORDER_COLUMN: np.arange(len(readers), dtype=np.int64),
+    })
+    return profile
+
+
+def _check_exclusions(readers: pd.DataFrame) -> list[list[str]]:
+    """Each reader's ISBNs to leave out (none when the field or the value is absent)."""
+    if EXCLUDE_FIELD not in readers.columns:
+        return [[] for _ in range(len(readers))]
+    exclusions = []
+    for index, value in enumerate(readers[EXCLUDE_FIELD]):
+        if _is_null(value):
+            exclusions.append([])
+            continue
+        if not isinstance(value, (list, tuple, np.ndarray)) or not all(
+                isinstance(isbn, str) for isbn in value):
+            raise InvalidRequest(EXCLUDE_FIELD, f"reader {index}: must be a list of ISBNs as text, "
+                                                f"got {value!r}")
+        exclusions.append(list(value))
+    return exclusions
+
+
+def _check_top_n(readers: pd.DataFrame, default: int, most: int) -> list[int]:
+    """Each reader's ``top_n`` (``default`` when absent): a whole number in [1, most]."""
+    if TOP_N_FIELD not in readers.columns:
+        return [default] * len(readers)
+    counts = []
+    for index, value in enumerate(readers[TOP_N_FIELD]):
+        if _is_null(value):
+            counts.append(default)
+            continue
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not np.isfinite(value) or float(value) != int(value)
+                or not 1 <= int(value) <= most):
+            raise InvalidRequest(TOP_N_FIELD, f"reader {index}: must be a whole number from 1 to "
+                                              f"{most} (the candidate count), got {value!r}")
+        counts.append(int(value))
+    return counts
+
+
+class Recommender:
+    """Top-N books for cold-start readers: K candidate books ranked by a trained model.
+
+    Build it with ``Recommender.build`` (from the feature stage's fitted tables); it pickles
+    without its DuckDB connection and compiles its user-side SQL again when unpickled.
+
+    Args:
+        model: The trained FinalMLP or ``SeedEnsemble`` (logits; ``predict`` makes probabilities).
+        specs: The feature schema the model reads.
+        config: The feature stage's field configuration.
+        candidates: One row per candidate book, best first by the candidate rule: ``ISBN``,
+            ``Book-Title``, ``Book-Author`` (what an answer shows).
+        item_features: The candidates' item-side model-input columns, row for row.
+        user_vocabularies: The rows of the fitted ``vocabularies`` table for the user fields.
+        scaling: The fitted ``scaling_statistics`` table (one row).
+        table_schemas: The Ibis schemas of the fitted tables (``FITTED_TABLES``): the user-side
+            expression is compiled over tables of these schemas.
+        catalogue_isbns: Every ISBN of the catalogue (a left-out ISBN outside it gets a note).
+        default_top_n: ``top_n`` of a reader who gives none.
+    """
+
+    def __init__(self, model: torch.nn.Module, specs: Sequence[FeatureSpec], config: FieldConfig,
+                 candidates: pd.DataFrame, item_features: pd.DataFrame,
+                 user_vocabularies: pd.DataFrame,
+                 scaling: pd.DataFrame, table_schemas: dict[str, ibis.Schema],
+                 catalogue_isbns: Sequence[str], default_top_n: int = 10) -> None:
+        if candidates.empty:
+            raise ValueError("a recommender needs at least one candidate book")
+        if not 1 <= default_top_n <= len(candidates):
+            raise ValueError(f"default_top_n must be from 1 to {len(candidates)}, got {default_top_n}")
+        self.model = model
+        self.specs = list(specs)
+        self.config = config
+        if len(item_features) != len(candidates):
+            raise ValueError(f"{len(item_features)} item-feature rows for {len(candidates)} "
+                             "candidates")
+        self.candidates = candidates.reset_index(drop=True)
+        self.item_features = item_features.reset_index(drop=True)
+        self.user_vocabularies = user_vocabularies
+        self.scaling = scaling
+        self.table_schemas = table_schemas
+        self.catalogue_isbns = frozenset(catalogue_isbns)
+        self.default_top_n = default_top_n
+        self._prepare()
+
+    @classmethod
+    def build(cls, fitted: FittedFeatures, books: ir.Table, candidates: ir.Table,
+              model: torch.nn.Module, specs: Sequence[FeatureSpec],
+              default_top_n: int = 10) -> Recommender:
+        """Compute the candidates' item side with the fitted tables, on their engine.
+
+        Args:
+            fitted: What the feature stage fitted on train.
+            books: Rows with the book columns (the cleaned ratings): the catalogue.
+            candidates: ``select_candidates``'s table (``ISBN``, ``candidate_rank``).
+            model, specs: The trained model and its feature schema.
+            default_top_n: ``top_n`` of a reader who gives none.
+        """
+        catalogue = books.select(BOOK_COLUMN, "Book-Title", "Book-Author", "Year-Of-Publication",
+                                 "Publisher").distinct()
+        rows = candidates.select(BOOK_COLUMN, **{ORDER_COLUMN: candidates[CANDIDATE_RANK]}).join(
+            catalogue, BOOK_COLUMN)
+        item_side = fitted.build(rows, side="item").execute()
+        shown = rows.order_by(ORDER_COLUMN).select(*BOOK_FIELDS).execute()
+        if not shown[BOOK_COLUMN].equals(item_side[BOOK_COLUMN]):
+            raise ValueError("the candidates' item side came back in another order")
+        vocabularies = fitted.vocabularies
+        user_vocabularies = vocabularies.filter(
+            vocabularies["field"].isin(list(fitted.config.user_fields))).execute()
+        tables = dict(zip(FITTED_TABLES, (fitted.title_components, fitted.statistics,
+                                          fitted.priors, fitted.vocabularies), strict=True))
+        return cls(model, specs, fitted.config, shown, item_side.drop(columns=BOOK_COLUMN),
+                   user_vocabularies, fitted.scaling,
+                   {name: table.schema() for name, table in tables.items()},
+                   books.select(BOOK_COLUMN).distinct().execute()[BOOK_COLUMN].tolist(),
+                   default_top_n)
+
+    # ---------------------------------------------------------------- runtime state
+    def _prepare(self) -> None:
+        """The in-process DuckDB with the user fields' vocabularies and the user-side SQL."""
+        readers = ibis.table({**PROFILE_FIELDS, ORDER_COLUMN: "int64"}, name=READERS)
+        tables = {name: ibis.table(schema, name=name) for name, schema in self.table_schemas.items()}
+        fitted = FittedFeatures(self.config, *(tables[name] for name in FITTED_TABLES), self.scaling)
+        self._user_sql = str(ibis.to_sql(fitted.build(readers, side="user"), dialect="duckdb"))
+        self._connection = duckdb.connect(config={"threads": 1})
+        self._connection.register("_vocabularies", self.user_vocabularies)
+        self._connection.execute("CREATE TABLE vocabularies AS SELECT * FROM _vocabularies")
+        self._connection.unregister("_vocabularies")
+        # The candidates' tensors, with each user field's slot (its column in the numeric or
+        # categorical tensor, as ``to_tensors`` lays them out) to fill per reader.
+        self._user_columns = [spec.name for spec in self.specs if spec.context == "user"]
+        self._user_slots = {
+            kind: [(index, spec.name) for index, spec in
+                   enumerate(s for s in field_order(self.specs) if s.kind == kind)
+                   if spec.context == "user"]
+            for kind in ("numeric", "categorical")}
+        if sum(map(len, self._user_slots.values())) != len(self._user_columns):
+            raise ValueError("user-side fields must be numeric or categorical")
+        self._item_tensors = to_tensors(
+            self.item_features.assign(**dict.fromkeys(self._user_columns, 0)), self.specs)
+        self._isbn_order = np.argsort(np.argsort(self.candidates[BOOK_COLUMN].to_numpy()))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if not key.startswith("_")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._prepare()
+
+    def __deepcopy__(self, memo: dict) -> Recommender:
+        # Read-only once built: kedro-mlflow deep-copies its catalog on every request, and a
+        # copy of the model and tables per request would cost more than the request itself.
+        return self
+
+    # ---------------------------------------------------------------- scoring
+    @property
+    def candidate_count(self) -> int:
+        return len(self.candidates)
+
+    def user_features(self, profile: pd.DataFrame) -> pd.DataFrame:
+        """The user-side model input of readers (``Age``, ``state``, ``country``,
+        ``row_order``), in their order."""
+        cursor = self._connection.cursor()  # one per call: requests may come from many threads
+        try:
+            cursor.register(READERS, profile)
+            return cursor.execute(self._user_sql).fetch_df()
+        finally:
+            cursor.close()
+
+    def score(self, user_features: pd.DataFrame) -> np.ndarray:
+        """Probability of a like of every reader for every candidate: (readers, K)."""
+        k = self.candidate_count
+        per_batch = max(1, MAX_ROWS_PER_BATCH // k)
+        scores = []
+        for start in range(0, len(user_features), per_batch):
+            users = user_features.iloc[start:start + per_batch]
+            # Rows reader-major: reader 0 x K candidates, then reader 1 x K ...
+            tensors = {name: tensor.repeat(len(users), *[1] * (tensor.dim() - 1))
+                       for name, tensor in self._item_tensors.items()}
+            for kind, slots in self._user_slots.items():
+                for index, name in slots:
+                    values = torch.tensor(users[name].to_numpy(), dtype=tensors[kind].dtype)
+                    tensors[kind][:, index] = values.repeat_interleave(k)
+            scores.append(predict(self.model, tensors).reshape(len(users), k))
+        return np.concatenate(scores)
+
+    def recommend(self, readers: pd.DataFrame) -> pd.DataFrame:
+        """Each reader's best books among the candidates, best first.
+
+        Args:
+            readers: One row per reader (see the module docstring).
+
+        Returns:
+            ``reader`` (its row in ``readers``), ``rank`` (1..), ``ISBN``, ``Book-Title``,
+            ``Book-Author``, ``score`` (probability that the reader rates the book above 7) and
+            ``note`` (what was unknown in the reader's request; empty when nothing was).
+
+        Raises:
+            InvalidRequest: The request is empty or a field is missing or mistyped.
+        """
+        if not isinstance(readers, pd.DataFrame) or readers.empty:
+            raise InvalidRequest(READERS, "the request holds no readers")
+        profile = _check_profile(readers)
+        exclusions = _check_exclusions(readers)
+        top_n = _check_top_n(readers, self.default_top_n, self.candidate_count)
+        users = self.user_features(profile)
+        scores = self.score(users)
+        isbns = self.candidates[BOOK_COLUMN].to_numpy()
+        picks, notes = [], []
+        for reader, reader_scores in enumerate(scores):
+            order = np.lexsort((self._isbn_order, -reader_scores))
+            best = order[~np.isin(isbns[order], exclusions[reader])][:top_n[reader]]
+            picks.append(best)
+            notes.append("; ".join(self._notes(profile.iloc[reader], users.iloc[reader],
+                                               exclusions[reader], len(best), top_n[reader])))
+        reader = np.repeat(np.arange(len(picks)), [len(best) for best in picks])
+        best = np.concatenate(picks)
+        answer = self.candidates.iloc[best][BOOK_FIELDS].reset_index(drop=True)
+        answer.insert(0, "rank", np.concatenate([np.arange(1, len(p) + 1) for p in picks]))
+        answer.insert(0, READER_COLUMN, reader)
+        answer["score"] = scores[reader, best]
+        answer[NOTE_COLUMN] = np.asarray(notes, dtype=object)[reader]
+        return answer[ANSWER_COLUMNS]
+
+    def _notes(self, profile: pd.Series, features: pd.Series, exclusions: list[str],
+               returned: int, asked: int) -> list[str]:
+        """What a reader's answer should say about the request: unknown values, a clipped age,
+        ISBNs outside the catalogue, fewer books than asked."""
+        notes = [f"{field} {profile[field]!r} is not in the training vocabulary "
+                 "(out-of-vocabulary id)" for field in ("state", "country")
+                 if field in self._user_columns and not _is_null(profile[field])
+                 and features[field] == 0]
+        age = self.config.numeric_column("Age")
+        minimum, maximum = (float(self.scaling.iloc[0].get(f"{statistic}:{age}", np.nan))
+                            for statistic in ("minimum", "maximum"))
+        if not _is_null(profile["Age"]) and (profile["Age"] < minimum or profile["Age"] > maximum):
+            notes.append(f"Age {profile['Age']:g} is outside the train range [{minimum:g}, "
+                         f"{maximum:g}] and counts as the nearest end")
+        unknown = [isbn for isbn in exclusions if isbn not in self.catalogue_isbns]
+        if unknown:
+            notes.append(f"left-out ISBNs not in the catalogue: {', '.join(unknown)}")
+        if returned < asked:
+            notes.append(f"only {returned} candidates are left after leaving out the read books")
+        return notes

@@ -1,0 +1,151 @@
+"""The recommender on a tiny catalogue: answers, their order, left-out books, bad requests, notes,
+and that its scores are the model's scores of the feature stage's own model input."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from book_recs.features.model_input import ORDER_COLUMN
+from book_recs.models.data import to_tensors
+from book_recs.models.finalmlp import FinalMLP
+from book_recs.models.inference import predict
+from book_recs.serving.candidates import CandidateConfig, select_candidates
+from book_recs.serving.recommender import ANSWER_COLUMNS, InvalidRequest, Recommender
+from tests.serving.conftest import PROFILE, YEARS, RecentBooksModel
+
+
+def sigmoid(logits: list[float]) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.asarray(logits)))
+
+
+def make_recommender(fitted, books, model, specs, k: int = 5) -> Recommender:
+    return Recommender.build(fitted, books, select_candidates(books, CandidateConfig("most_liked", k)),
+                             model, specs, default_top_n=3)
+
+
+@pytest.fixture(scope="module")
+def recent(fitted, books, specs) -> Recommender:
+    return make_recommender(fitted, books, RecentBooksModel(specs), specs)
+
+
+def readers(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame([{**PROFILE, **row} for row in rows])
+
+
+def test_a_reader_gets_the_best_books_first_cut_at_top_n_and_never_a_left_out_one(recent):
+    answer = recent.recommend(readers({"exclude_isbns": ["b3"], "top_n": 3}))
+    assert list(answer.columns) == ANSWER_COLUMNS
+    assert answer["ISBN"].tolist() == ["b4", "b2", "b1"]
+    assert answer["rank"].tolist() == [1, 2, 3]
+    assert answer["reader"].tolist() == [0, 0, 0]
+    assert answer["Book-Title"].tolist() == ["Title b4", "Title b2", "Title b1"]
+    assert answer["Book-Author"].tolist() == ["Author b4", "Author b2", "Author b1"]
+    # Year ids 1..5 for 1990..1994: the score is sigmoid(id).
+    np.testing.assert_allclose(answer["score"], sigmoid([5, 3, 2]), rtol=1e-6)
+    assert answer["note"].eq("").all()
+
+
+def test_each_reader_of_a_request_gets_an_answer_with_the_default_top_n(fitted, books, specs):
+    recommender = Recommender.build(
+        fitted, books, select_candidates(books, CandidateConfig("most_liked", 5)),
+        RecentBooksModel(specs), specs, default_top_n=2)
+    answer = recommender.recommend(readers({"top_n": 1}, {"exclude_isbns": ["b4", "b0"]}, {}))
+    assert answer["reader"].tolist() == [0, 1, 1, 2, 2]
+    assert answer["ISBN"].tolist() == ["b4", "b3", "b2", "b4", "b3"]
+
+
+def test_equal_scores_come_in_isbn_order(fitted, books, specs):
+    class Indifferent(torch.nn.Module):
+        def forward(self, batch):
+            return torch.zeros(len(batch["numeric"]))
+
+    answer = make_recommender(fitted, books, Indifferent(), specs).recommend(readers({"top_n": 5}))
+    assert answer["ISBN"].tolist() == sorted(YEARS)
+    assert answer["score"].eq(0.5).all()
+
+
+def test_the_age_reaches_the_model_and_a_missing_age_is_the_train_median(fitted, books, specs):
+    recommender = make_recommender(fitted, books, RecentBooksModel(specs, age_weight=1.0), specs)
+    older, younger, unknown, median = (
+        recommender.recommend(readers({"Age": age}))["score"].to_numpy()
+        for age in (60.0, 20.0, None, 40.0))  # readers aged 20..60, one per decade: median 40
+    assert (older > younger).all()
+    np.testing.assert_array_equal(unknown, median)
+
+
+def test_only_the_k_candidates_are_ranked(fitted, books, specs):
+    recommender = make_recommender(fitted, books, RecentBooksModel(specs), specs, k=2)
+    assert recommender.candidates["ISBN"].tolist() == ["b4", "b3"]  # the most liked
+    assert recommender.recommend(readers({"top_n": 2}))["ISBN"].tolist() == ["b4", "b3"]
+    with pytest.raises(InvalidRequest, match="top_n: .* from 1 to 2"):
+        recommender.recommend(readers({"top_n": 3}))
+
+
+@pytest.mark.parametrize(("request_rows", "field"), [
+    ([], "readers"),
+    ([{"Age": 30.0, "state": "texas"}], "country"),
+    ([{"Age": "thirty", "state": "texas", "country": "usa"}], "Age"),
+    ([{"Age": 30.0, "state": 5, "country": "usa"}], "state"),
+    ([{**PROFILE, "top_n": 0}], "top_n"),
+    ([{**PROFILE, "top_n": 2.5}], "top_n"),
+    ([{**PROFILE, "top_n": 6}], "top_n"),
+    ([{**PROFILE, "exclude_isbns": "b1"}], "exclude_isbns"),
+    ([{**PROFILE, "exclude_isbns": [1]}], "exclude_isbns"),
+])
+def test_a_bad_request_is_refused_naming_the_field(recent, request_rows, field):
+    with pytest.raises(InvalidRequest) as error:
+        recent.recommend(pd.DataFrame(request_rows))
+    assert error.value.field == field
+    assert str(error.value).startswith(f"{field}: ")
+
+
+def test_unknown_places_and_isbns_are_answered_with_a_note(recent):
+    known = recent.recommend(readers({}))
+    answer = recent.recommend(readers({"state": "atlantis", "country": "oz", "Age": 120.0,
+                                       "exclude_isbns": ["nowhere", "b4"]}))
+    assert answer["ISBN"].tolist() == ["b3", "b2", "b1", "b0"]  # b4 left out, nothing else lost
+    note = answer["note"].iloc[0]
+    assert "state 'atlantis' is not in the training vocabulary" in note
+    assert "country 'oz' is not in the training vocabulary" in note
+    assert "Age 120 is outside the train range [20, 60]" in note
+    assert "left-out ISBNs not in the catalogue: nowhere" in note
+    assert "only 4 candidates are left" in note
+    assert known["note"].eq("").all()
+
+
+def test_scores_are_the_models_scores_of_the_feature_stages_model_input(fitted, books, specs):
+    """Reader x candidate rows built side by side score exactly as the model scores the rows
+    ``FittedFeatures.build`` makes of the same (reader, book) pairs."""
+    torch.manual_seed(0)
+    model = FinalMLP(specs, embedding_dim=4, mlp1_hidden_units=[8], mlp2_hidden_units=[8],
+                     fs_hidden_units=[8], num_heads=2)
+    recommender = make_recommender(fitted, books, model, specs)
+    profiles = [PROFILE, {"Age": None, "state": "texas", "country": "usa"},
+                {"Age": 55.0, "state": "atlantis", "country": None}]
+    answer = recommender.recommend(pd.DataFrame(profiles).assign(top_n=5))
+    catalogue = books.select("ISBN", "Book-Title", "Book-Author", "Year-Of-Publication",
+                             "Publisher").distinct().execute()
+    rows = pd.concat([catalogue.assign(reader=reader, **profile)
+                      for reader, profile in enumerate(profiles)], ignore_index=True)
+    rows = rows.astype({"Age": "float64", "state": "str", "country": "str"})
+    rows[ORDER_COLUMN] = np.arange(len(rows))
+    model_input = fitted.build(ibis.memtable(rows)).execute()
+    expected = rows[["reader", "ISBN"]].assign(
+        expected=predict(model, to_tensors(model_input, specs)))
+    compared = answer.merge(expected, on=["reader", "ISBN"])
+    assert len(compared) == len(answer) == 15
+    np.testing.assert_array_equal(compared["score"], compared["expected"])
+
+
+def test_a_pickled_recommender_answers_alike_and_is_never_copied(recent):
+    request = readers({"exclude_isbns": ["b2"]}, {"Age": None, "state": "texas"})
+    restored = pickle.loads(pickle.dumps(recent))
+    pd.testing.assert_frame_equal(restored.recommend(request), recent.recommend(request))
+    assert copy.deepcopy(recent) is recent
