@@ -1,7 +1,7 @@
 """FinalMLP scoring on the real test split: rows/s of the scoring node end to end (model-input table
 -> scores table) and of its parts (tensors, forward passes by batch size, score table).
 
-    python benchmarks/finalmlp_scoring.py --model model.pkl [--env tuned] [--member 0]
+    python benchmarks/finalmlp_scoring.py --model model.pkl [--env tuned] [--member 0] [--precision bf16]
 
 ``--model`` is a pickled FinalMLP or SeedEnsemble (e.g. ``benchmarks/finalmlp_training.py
 --save-model``, or the pipeline's ``data/tuned/06_models/finalmlp.pkl/<version>/finalmlp.pkl``);
@@ -44,6 +44,7 @@ def main() -> None:
     parser.add_argument("--env", default="tuned")
     parser.add_argument("--member", type=int)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1024, 4096, 16384, 65536])
     args = parser.parse_args()
 
@@ -54,7 +55,7 @@ def main() -> None:
         model = model.members[args.member]
     n = len(frame)
     print(f"{type(model).__name__}, {sum(p.numel() for p in model.parameters()):,} parameters, "
-          f"{n:,} test rows, {frame.shape[1]} columns, {torch.get_num_threads()} torch threads")
+          f"{n:,} test rows, {frame.shape[1]} columns, {args.precision}, {torch.get_num_threads()} torch threads")
 
     def rate(seconds: float) -> str:
         return f"{seconds:6.3f} s  {n / seconds:>10,.0f} rows/s"
@@ -64,13 +65,14 @@ def main() -> None:
     tensors = to_tensors(frame, model.input_specs)
     for batch_size in args.batch_sizes:
         print(f"predict, batch {batch_size:>6}     "
-              f"{rate(best_seconds(lambda: predict(model, tensors, batch_size), args.repeats))}")
+              f"{rate(best_seconds(lambda: predict(model, tensors, batch_size, args.precision), args.repeats))}")
     probability = predict(model, tensors)
     table_s = best_seconds(lambda: frame[list(KEY_COLUMNS)].assign(score=probability, probability=probability),
                            args.repeats)
     print(f"score table                {rate(table_s)}")
     for batch_size in args.batch_sizes:
-        training = {"score_batch_size": batch_size, "device": "cpu", "progress_bar": False}
+        training = {"score_batch_size": batch_size, "device": "cpu", "precision": args.precision,
+                    "progress_bar": False}
         print(f"score_model node, batch {batch_size:>6} "
               f"{rate(best_seconds(lambda: score_model(model, frame, training), args.repeats))}")
 

@@ -8,15 +8,15 @@ any of them. Each seed trains a single model (no ensemble; ranking-loss weight 0
 preset's first member), calibrated when the preset calibrates.
 
     python benchmarks/finalmlp_training.py --env tuned --seeds 2021 2022 2023
-    python benchmarks/finalmlp_training.py --env tuned --set model.gate_context_embeddings=shared
     python benchmarks/finalmlp_training.py --env tuned --set training.precision=bf16
     python benchmarks/finalmlp_training.py --env tuned --set training.processes=2
     python benchmarks/finalmlp_training.py --env tuned --repeat-train 4 --set training.data_loading=stream
 
 ``--repeat-train N`` trains on N copies of the train rows (a synthetic larger table) to see how
-memory grows with rows. The model input is one row group (pandas' default below a million rows),
-which streams as one block: ``--row-group-size R`` (65,536 whenever N > 1) rewrites the train table
-with row groups of R rows to a temporary file first.
+memory grows with rows; ``--row-group-size R`` (122,880, DuckDB's row group, whenever N > 1) rewrites
+the train table with row groups of R rows to a temporary file first (a file written by pandas is one
+row group and streams as one block; the pipeline's DuckDB writes groups of 122,880 rows). The
+trainer's per-epoch log lines are printed; the torch threads are torch's default (``OMP_NUM_THREADS``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import pickle
 import resource
 import tempfile
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import torch
 import yaml
 from finalmlp_speed import parameters  # benchmarks/: the preset's parameters, --set applied
 
@@ -46,6 +48,7 @@ from book_recs.models.training import TrainingConfig
 from book_recs.pipelines.finalmlp.nodes import valid_user_aucs
 
 PROJECT_PATH = Path(__file__).resolve().parents[1]
+DUCKDB_ROW_GROUP_ROWS = 122_880  # DuckDB's default ROW_GROUP_SIZE
 
 
 def data_dir(env: str) -> Path:
@@ -82,6 +85,7 @@ def main() -> None:
     parser.add_argument("--row-group-size", type=int)
     parser.add_argument("--save-model", type=Path, help="pickle the first seed's model here")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     params = parameters(args.env, args.model, args.set)
     model_config = FinalMLPConfig.from_params(params["model"])
@@ -94,11 +98,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         train_path = folder / "model_input_train.parquet"
         if args.repeat_train > 1 or args.row_group_size:
-            train_path = repeated(train_path, args.repeat_train, args.row_group_size or 65_536, Path(scratch))
+            train_path = repeated(train_path, args.repeat_train,
+                                  args.row_group_size or DUCKDB_ROW_GROUP_ROWS, Path(scratch))
         train = ParquetBatches(train_path)
         print(f"{args.model} ({args.env}, {' '.join(args.set) or 'as the preset'}): "
               f"{train.num_rows:,} train rows in {train.num_row_groups} row groups, "
-              f"{len(valid_frame):,} valid rows")
+              f"{len(valid_frame):,} valid rows, {torch.get_num_threads()} torch threads")
         rows = []
         for seed in args.seeds:
             config = TrainingConfig.from_params({

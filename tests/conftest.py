@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+# Before torch loads OpenMP: idle threads sleep instead of spinning. On a busy machine (other jobs
+# on the same cores) spinning threads wait for descheduled ones: 2-thread training steps ran 5x
+# slower than 1-thread ones (finalmlp README, "On the hardware you have").
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 
 

@@ -28,15 +28,13 @@ def test_config_refuses_unknown_keys_and_values():
         FinalMLPConfig.from_params({"mlp3_hidden_units": [8]})
     with pytest.raises(ValueError, match="fusion"):
         FinalMLPConfig(fusion="concat")
-    with pytest.raises(ValueError, match="gate_context_embeddings"):
-        FinalMLPConfig(gate_context_embeddings="own")
 
 
 def test_default_gate_contexts_come_from_the_specs(specs):
     model = FinalMLP(specs, SMALL)
     user_gate, item_gate = model.gates
-    assert user_gate.context == [0, 3]          # Age, state
-    assert item_gate.context == [1, 2, 4]       # title components, author
+    assert user_gate.context_embedding.field_names == ["Age", "state"]
+    assert item_gate.context_embedding.field_names == ["Book-Title_0", "Book-Title_1", "Book-Author"]
 
 
 def test_each_gate_embeds_its_context_with_its_own_regularised_tables(specs, frame):
@@ -53,10 +51,6 @@ def test_each_gate_embeds_its_context_with_its_own_regularised_tables(specs, fra
     assert model.embedding_l2() > before + 1.0
     tensors = to_tensors(frame, model.input_specs)
     _, _, gate1, _ = model.streams(tensors)
-    shared = FinalMLP(specs, small(gate_context_embeddings="shared"))
-    assert shared.gates[0].context_embedding is None
-    assert (sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in shared.parameters())
-            == sum(p.numel() for gate in model.gates for p in gate.context_embedding.parameters()))
     with torch.no_grad():
         model.embedding.categorical[0].weight.add_(1.0)  # the model's own state table
         assert torch.equal(model.streams(tensors)[2], gate1)
@@ -107,7 +101,7 @@ def test_excluded_fields_are_not_read(specs, frame):
     assert model(tensors).shape == (len(frame),)
     # A gate context naming excluded fields keeps only the fields the model reads.
     gated = FinalMLP(specs, small(fs2_context=["Book-Author", "Book-Title_*"], exclude_fields=["Book-Title_*"]))
-    assert gated.gates[1].context == [2]
+    assert gated.gates[1].context_embedding.field_names == ["Book-Author"]
     with pytest.raises(ValueError, match="match no field"):
         FinalMLP(specs, small(exclude_fields=["Book-Titel_*"]))
 

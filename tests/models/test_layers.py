@@ -62,32 +62,36 @@ def test_sequence_field_is_mean_pooled_without_padding():
     assert torch.allclose(out[0, 0], (table[2] + table[4]) / 2)
 
 
-def test_gate_values_lie_strictly_between_0_and_2():
-    gate = FeatureGating(num_fields=5, embedding_dim=4, context=[0, 3], hidden_units=[16])
-    weighted, values = gate({}, torch.randn(64, 5, 4) * 3)
+def test_gate_values_lie_strictly_between_0_and_2(specs):
+    own = FeatureEmbedding(specs, embedding_dim=4, fields=["Age", "state"])
+    with torch.no_grad():
+        own.categorical[0].weight.normal_(std=3.0)  # a context that varies from row to row
+    gate = FeatureGating(num_fields=5, embedding_dim=4, context_embedding=own, hidden_units=[16])
+    inputs = {"numeric": torch.rand(64, 3), "categorical": torch.randint(0, 5, (64, 2))}
+    weighted, values = gate(inputs, torch.randn(64, 5, 4))
     assert weighted.shape == values.shape == (64, 20)
     assert bool((values > 0).all() and (values < 2).all())
     assert values.std() > 0.01  # not a constant: the gate reacts to its context
 
 
 def test_gate_with_empty_context_reads_a_learned_vector_and_ignores_the_input():
-    gate = FeatureGating(num_fields=2, embedding_dim=3, context=[], hidden_units=[4])
+    gate = FeatureGating(num_fields=2, embedding_dim=3, context_embedding=None, hidden_units=[4])
     _, first = gate({}, torch.randn(5, 2, 3))
     _, second = gate({}, torch.randn(5, 2, 3))
     assert torch.equal(first, second)
     assert gate.context_bias is not None
 
 
-def test_a_gate_with_its_own_context_embedding_reads_the_inputs_not_the_embeddings(specs):
+def test_a_gate_reads_its_context_through_its_own_embedding_not_the_models(specs):
     own = FeatureEmbedding(specs, embedding_dim=4, fields=["Age", "state"])
-    gate = FeatureGating(num_fields=5, embedding_dim=4, context=[0, 3], hidden_units=[8],
-                         context_embedding=own)
+    assert own.field_names == ["Age", "state"]
+    gate = FeatureGating(num_fields=5, embedding_dim=4, context_embedding=own, hidden_units=[8])
     inputs = {"numeric": torch.rand(6, 3), "categorical": torch.randint(0, 5, (6, 2))}
     _, first = gate(inputs, torch.randn(6, 5, 4))
     _, second = gate(inputs, torch.randn(6, 5, 4))
     assert torch.equal(first, second)
-    with pytest.raises(ValueError, match="context"):
-        FeatureGating(5, 4, context=[0], hidden_units=[8], context_embedding=own)
+    other = {"numeric": inputs["numeric"] + 1, "categorical": inputs["categorical"]}
+    assert not torch.equal(gate(other, torch.randn(6, 5, 4))[1], first)
 
 
 def test_mlp_stream_output_width():

@@ -1,5 +1,5 @@
 """Data-parallel training in several processes of one machine: ``torch.distributed``, started
-here with ``torch.multiprocessing.spawn``.
+here with ``torch.multiprocessing.start_processes`` (forkserver, or spawn where there is none).
 
 ``train_models`` is what the Kedro node calls: with ``processes: 1`` it is ``fit_ensemble``; with
 more it spawns that many processes (gloo on the CPU, nccl with one GPU per process), each runs
@@ -15,6 +15,7 @@ the model worth saving. See the finalmlp pipeline README.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import socket
@@ -53,10 +54,15 @@ def train_models(
         raise ValueError(f"processes={config.processes} with one GPU each, but torch sees "
                          f"{torch.cuda.device_count()} GPUs")
     backend = "nccl" if device.type == "cuda" else "gloo"
+    # forkserver (not on Windows): one server process imports torch and this module once and forks
+    # every training process from it; spawn would import them again in each (seconds apiece), and
+    # a plain fork is unsafe once the parent's OpenMP threads have started.
+    start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    multiprocessing.set_forkserver_preload([__name__])
     with tempfile.TemporaryDirectory() as folder:
         result = Path(folder) / "model.pkl"
-        torch.multiprocessing.spawn(
-            _train_process, nprocs=config.processes, join=True,
+        torch.multiprocessing.start_processes(
+            _train_process, nprocs=config.processes, join=True, start_method=start_method,
             args=(config.processes, backend, _free_port(), torch.get_num_threads(), result,
                   (specs, model_config, train, valid, config), user_metrics))
         return pickle.loads(result.read_bytes())

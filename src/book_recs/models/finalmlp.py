@@ -15,8 +15,9 @@ logits and the parameter count. What still differs from FuxiCTR, and why:
 - the training loss is BCE on the logit (``BCEWithLogitsLoss``); FuxiCTR applies the sigmoid,
   then BCE: the same function, computed more stably.
 - ``LogitCalibration`` (identity until fitted) and ``exclude_fields`` are this project's.
-- ``gate_context_embeddings="shared"`` (not the default) lets the gates read the model's own
-  embeddings of the context fields instead of their own tables.
+
+(Gates reading the model's own embeddings of their context fields, this project's earlier variant,
+lost to FuxiCTR's own tables on the full valid split and were removed: finalmlp pipeline README.)
 """
 
 from __future__ import annotations
@@ -49,12 +50,10 @@ class FinalMLPConfig:
         mlp2_hidden_units, mlp2_dropout, mlp2_batch_norm: the second (item) stream.
         use_gating: Feature gating per stream (off for DualMLP).
         fs_hidden_units: Hidden widths of each gate MLP.
-        fs1_context, fs2_context: Field names or glob patterns that feed each gate; ``None``
-            takes the fields whose spec context is ``user`` / ``item``; ``()`` a learned vector
-            (the paper's default when no context is given).
-        gate_context_embeddings: ``separate`` (FuxiCTR: each gate embeds its context fields with
-            its own tables, regularised with the others) or ``shared`` (the gates read the
-            model's embeddings of those fields).
+        fs1_context, fs2_context: Field names or glob patterns that feed each gate (embedded by
+            the gate's own tables, as in FuxiCTR; the embedding L2 covers them); ``None`` takes
+            the fields whose spec context is ``user`` / ``item``; ``()`` a learned vector (the
+            paper's default when no context is given).
         num_heads: Heads of the bilinear fusion; both stream widths must divide by it.
         fusion: ``bilinear`` (FinalMLP) or ``additive`` (DualMLP: w1·o1 + w2·o2 + b).
         exclude_fields: Field names or glob patterns the model does not read (e.g.
@@ -75,7 +74,6 @@ class FinalMLPConfig:
     fs_hidden_units: tuple[int, ...] = (800,)
     fs1_context: tuple[str, ...] | None = None
     fs2_context: tuple[str, ...] | None = None
-    gate_context_embeddings: Literal["separate", "shared"] = "separate"
     num_heads: int = 1
     fusion: Literal["bilinear", "additive"] = "bilinear"
     exclude_fields: tuple[str, ...] = ()
@@ -88,9 +86,6 @@ class FinalMLPConfig:
                 object.__setattr__(self, name, tuple(value))
         if self.fusion not in ("bilinear", "additive"):
             raise ValueError(f"fusion must be 'bilinear' or 'additive', got {self.fusion!r}")
-        if self.gate_context_embeddings not in ("separate", "shared"):
-            raise ValueError(f"gate_context_embeddings must be 'separate' or 'shared', "
-                             f"got {self.gate_context_embeddings!r}")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> FinalMLPConfig:
@@ -152,20 +147,18 @@ class FinalMLP(nn.Module):
         self._init_linear_layers()
 
     def _gate(self, side: str, patterns: Sequence[str] | None) -> FeatureGating:
-        """The gate of one stream over its context fields. Patterns are checked against every
-        input field; excluded fields drop out of the context (one left empty becomes the learned
-        vector)."""
+        """The gate of one stream, with its own embedding of its context fields. Patterns are
+        checked against every input field; excluded fields drop out of the context (one left
+        empty becomes the learned vector)."""
         if patterns is None:
             patterns = [s.name for s in self.input_specs if s.context == side]
         ordered = field_order(self.specs)
         selected = {ordered[i].name for i in select_fields(self.specs, patterns)}
-        context = [i for i, name in enumerate(self.field_names) if name in selected]
-        own_embedding = None
-        if context and self.config.gate_context_embeddings == "separate":
-            own_embedding = FeatureEmbedding(self.input_specs, self.config.embedding_dim,
-                                             fields=[self.field_names[i] for i in context])
-        return FeatureGating(len(self.field_names), self.config.embedding_dim, context,
-                             self.config.fs_hidden_units, own_embedding)
+        context = [name for name in self.field_names if name in selected]
+        own_embedding = (FeatureEmbedding(self.input_specs, self.config.embedding_dim, fields=context)
+                         if context else None)
+        return FeatureGating(len(self.field_names), self.config.embedding_dim, own_embedding,
+                             self.config.fs_hidden_units)
 
     def _init_linear_layers(self) -> None:
         """Xavier-normal weights and zero biases for every linear layer (FuxiCTR's

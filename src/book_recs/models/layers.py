@@ -66,6 +66,7 @@ class FeatureEmbedding(nn.Module):
             nn.EmbeddingBag(s.vocab_size, embedding_dim, mode="mean", padding_idx=PADDING_ID)
             for s in chosen if s.kind == "sequence")
         self.numeric = nn.Parameter(torch.empty(self.num_numeric, embedding_dim))
+        self.field_names = [s.name for s in chosen]  # in the order of the output's fields
         self.num_fields = len(chosen)
         self.embedding_dim = embedding_dim
         self.reset_parameters()
@@ -159,49 +160,41 @@ class FeatureGating(nn.Module):
     """Gating-based feature selection for one stream.
 
     The gate reads a context, passes it through an MLP ending in 2·sigmoid, and re-weights every
-    element of the flattened field embeddings by a factor in (0, 2). The context is, as in
-    FuxiCTR, the context fields embedded by the gate's own ``context_embedding`` (tables apart
-    from the model's, trained only through the gate); or, without one, the model's own
-    embeddings of the ``context`` fields; or, when ``context`` is empty, a learned vector.
+    element of the flattened field embeddings by a factor in (0, 2). As in FuxiCTR, the context is
+    the context fields embedded by the gate's own ``context_embedding`` (tables apart from the
+    model's, trained only through the gate), or a learned vector without one.
 
     Args:
         num_fields, embedding_dim: F and D of the embeddings it re-weights.
-        context: Indices (among the F fields) of the context fields.
+        context_embedding: The gate's own embedding of its context fields, or None (a learned
+            vector: the paper's gate without context).
         hidden_units: Hidden widths of the gate MLP.
-        context_embedding: The gate's own embedding of exactly the ``context`` fields, or None.
 
     Input: the model's inputs and their embeddings (B, F, D); output (weighted (B, F·D),
     gate (B, F·D)).
 
-    >>> gate = FeatureGating(num_fields=3, embedding_dim=4, context=[0], hidden_units=[8])
+    >>> gate = FeatureGating(num_fields=3, embedding_dim=4, context_embedding=None, hidden_units=[8])
     >>> weighted, g = gate({}, torch.randn(2, 3, 4))
     >>> weighted.shape, bool(((g > 0) & (g < 2)).all())
     (torch.Size([2, 12]), True)
     """
 
-    def __init__(self, num_fields: int, embedding_dim: int, context: Sequence[int],
-                 hidden_units: Sequence[int], context_embedding: FeatureEmbedding | None = None) -> None:
+    def __init__(self, num_fields: int, embedding_dim: int, context_embedding: FeatureEmbedding | None,
+                 hidden_units: Sequence[int]) -> None:
         super().__init__()
-        self.context = list(context)
-        if context_embedding is not None and context_embedding.num_fields != len(self.context):
-            raise ValueError(f"the context embedding has {context_embedding.num_fields} fields, "
-                             f"the context {len(self.context)}")
         self.context_embedding = context_embedding
-        in_dim = embedding_dim * len(self.context) if self.context else embedding_dim
-        self.context_bias = None if self.context else nn.Parameter(torch.zeros(1, embedding_dim))
+        in_dim = embedding_dim * (context_embedding.num_fields if context_embedding is not None else 1)
+        self.context_bias = None if context_embedding is not None else nn.Parameter(torch.zeros(1, embedding_dim))
         self.mlp = MLPStream(in_dim, hidden_units)
         self.out = nn.Linear(self.mlp.out_dim, num_fields * embedding_dim)
 
     def forward(self, inputs: dict[str, Tensor], embeddings: Tensor) -> tuple[Tensor, Tensor]:
-        flat = embeddings.flatten(1)
         if self.context_embedding is not None:
             gate_input = self.context_embedding(inputs).flatten(1)
-        elif self.context:
-            gate_input = embeddings[:, self.context].flatten(1)
         else:
             gate_input = self.context_bias.expand(embeddings.size(0), -1)
         gate = 2 * torch.sigmoid(self.out(self.mlp(gate_input)))
-        return flat * gate, gate
+        return embeddings.flatten(1) * gate, gate
 
 
 class BilinearFusion(nn.Module):

@@ -6,9 +6,9 @@ shuffles in two stages, both seeded: the order of the row groups, then the rows 
 shuffle buffer of whole row groups. Peak memory is about one buffer, whatever the file's size.
 
 This is not the in-memory shuffle (one permutation of every row): the same seed gives the same
-batches in stream mode, but not the batches, hence not the model, of the in-memory mode. A file
-written as one row group (pandas' default below a million rows) streams as one block: write the
-model input with ``row_group_size`` (e.g. 65,536 rows) to stream it.
+batches in stream mode, but not the batches, hence not the model, of the in-memory mode. The
+pipeline's model-input files are written by DuckDB in row groups of 122,880 rows; a file written
+as one row group (pandas' default below a million rows) streams as one block.
 """
 
 from __future__ import annotations
