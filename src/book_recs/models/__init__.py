@@ -4,7 +4,8 @@
 - ``layers``, ``finalmlp``, ``ensemble``, ``losses``: the model;
 - ``training`` (``TrainingConfig``, ``fit``, ``fit_ensemble``), ``distributed`` (several processes);
 - ``inference`` (``predict``), ``calibration`` (Platt scaling), ``explanations`` (stream shares,
-  gate means), ``metrics`` (what training logs).
+  gate means), ``metrics`` (what training logs);
+- ``params``: the typed configs' construction from parameter blocks.
 """
 
 from book_recs.models.feature_spec import OOV_ID, PADDING_ID, FeatureSpec

@@ -2,7 +2,7 @@
 here with ``torch.multiprocessing.start_processes`` (forkserver, or spawn where there is none).
 
 ``train_models`` is what the Kedro node calls: with ``processes: 1`` it is ``fit_ensemble``; with
-more it spawns that many processes (gloo on the CPU, nccl with one GPU per process), each runs
+more it starts that many processes (gloo on the CPU, nccl with one GPU per process), each runs
 ``fit_ensemble`` as ``DistributedDataParallel`` on its share of every global batch, and process 0
 hands the model back through a temporary file. The train tensors reach the processes through
 shared memory (torch's multiprocessing pickler), not as copies.
@@ -54,11 +54,12 @@ def train_models(
         raise ValueError(f"processes={config.processes} with one GPU each, but torch sees "
                          f"{torch.cuda.device_count()} GPUs")
     backend = "nccl" if device.type == "cuda" else "gloo"
-    # forkserver (not on Windows): one server process imports torch and this module once and forks
-    # every training process from it; spawn would import them again in each (seconds apiece), and
-    # a plain fork is unsafe once the parent's OpenMP threads have started.
+    # forkserver (not on Windows): one server process imports torch, this module and torch._dynamo
+    # (which DistributedDataParallel's constructor imports) once and forks every training process
+    # from it; spawn would import them again in each (seconds apiece), and a plain fork is unsafe
+    # once the parent's OpenMP threads have started.
     start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    multiprocessing.set_forkserver_preload([__name__])
+    multiprocessing.set_forkserver_preload([__name__, "torch._dynamo"])
     with tempfile.TemporaryDirectory() as folder:
         result = Path(folder) / "model.pkl"
         torch.multiprocessing.start_processes(
@@ -76,7 +77,7 @@ def _free_port() -> int:
 
 def _train_process(rank: int, world: int, backend: str, port: int, threads: int,  # noqa: PLR0917
                    result: Path, fit_arguments: tuple, user_metrics: UserMetrics | None) -> None:
-    """One spawned process: join the group, train, and (process 0) write the result."""
+    """One training process: join the group, train, and (process 0) write the result."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), LOCAL_RANK=str(rank))
     torch.set_num_threads(max(1, threads // world))  # the cores are shared among the processes
     dist.init_process_group(backend, rank=rank, world_size=world)

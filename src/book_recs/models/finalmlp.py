@@ -23,7 +23,7 @@ lost to FuxiCTR's own tables on the full valid split and were removed: finalmlp 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -37,6 +37,7 @@ from book_recs.models.layers import (
     LogitCalibration,
     MLPStream,
 )
+from book_recs.models.params import config_from_params
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,7 @@ class FinalMLPConfig:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> FinalMLPConfig:
         """The config of a parameters block (``params:<ns>.model``); unknown keys are refused."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(params) - known
-        if unknown:
-            raise ValueError(f"unknown model parameters {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**params)
+        return config_from_params(cls, params, "model")
 
 
 class FinalMLP(nn.Module):

@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -43,6 +43,7 @@ from book_recs.models.finalmlp import FinalMLP, FinalMLPConfig
 from book_recs.models.inference import autocast, predict
 from book_recs.models.losses import pairwise_ranking_loss
 from book_recs.models.metrics import UserMetrics, binary_metrics
+from book_recs.models.params import config_from_params
 from book_recs.models.streaming import ParquetBatches, streamed_batches
 
 logger = logging.getLogger(__name__)
@@ -109,11 +110,8 @@ class TrainingConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TrainingConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(params) - known
-        if unknown:
-            raise ValueError(f"unknown training parameters {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**params)
+        """The config of a parameters block (``params:<ns>.training``); unknown keys are refused."""
+        return config_from_params(cls, params, "training")
 
 
 TrainRows = dict[str, Tensor] | ParquetBatches
