@@ -18,6 +18,7 @@ slope of each stage (1 = linear).
 
     python benchmarks/scaling.py                          # 1x 4x 16x, then Spark at 1x (~1 h here)
     python benchmarks/scaling.py --factors 1 4 --no-spark
+    python benchmarks/scaling.py --data-stages            # cleaning, split and features only
 """
 
 from __future__ import annotations
@@ -108,18 +109,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--data-stages", action="store_true",
+                        help="only the relational stages (cleaning, split, features)")
     parser.add_argument("--keep", action="store_true", help="keep the synthetic data afterwards")
     parser.add_argument("--source", type=Path, default=SOURCE,
                         help="folder of the real Kaggle-layout files (default: the full data)")
     args = parser.parse_args()
 
+    stages = DATA_STAGES if args.data_stages else STAGES
     results: dict[int, list[dict]] = {}
     for factor in args.factors:
         raw = WORK / f"raw_{factor}x"
         make_synthetic(args.source, raw, factor)
         with tempfile.TemporaryDirectory() as folder:
             conf = scaling_conf(Path(folder), raw, WORK / f"out_{factor}x", "duckdb")
-            results[factor] = measure_stages(STAGES, "scaling", conf, label=f"{factor:>2}x ")
+            results[factor] = measure_stages(stages, "scaling", conf, label=f"{factor:>2}x ")
         shutil.rmtree(WORK / f"out_{factor}x", ignore_errors=True)
     spark = None
     if not args.no_spark:
@@ -135,7 +139,7 @@ def main() -> None:
           + (" | slope |" if len(factors) > 1 else " |")
           + (" Spark 1x |" if spark else ""))
     print("|---" * (len(factors) + 1 + (len(factors) > 1) + bool(spark)) + "|")
-    for index, stage in enumerate(STAGES):
+    for index, stage in enumerate(stages):
         cells = [f"{results[f][index]['seconds']:.0f} s, {results[f][index]['peak_mb'] / 1024:.1f} GB"
                  for f in factors]
         if len(factors) > 1:
