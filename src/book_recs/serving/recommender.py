@@ -40,7 +40,7 @@ from book_recs.columns import BOOK_COLUMN
 from book_recs.features import FieldConfig
 from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
 from book_recs.models.data import to_tensors
-from book_recs.models.feature_spec import FeatureSpec, field_order
+from book_recs.models.feature_spec import field_order
 from book_recs.models.inference import predict
 from book_recs.serving.candidates import CANDIDATE_RANK
 
@@ -134,8 +134,8 @@ class Recommender:
     without its DuckDB connection and compiles its user-side SQL again when unpickled.
 
     Args:
-        model: The trained FinalMLP or ``SeedEnsemble`` (logits; ``predict`` makes probabilities).
-        specs: The feature schema the model reads.
+        model: The trained FinalMLP or ``SeedEnsemble`` (logits; ``predict`` makes probabilities);
+            its ``input_specs`` (the fields it reads) lay out the tensors.
         config: The feature stage's field configuration.
         candidates: One row per candidate book, best first by the candidate rule: ``ISBN``,
             ``Book-Title``, ``Book-Author`` (what an answer shows).
@@ -148,7 +148,7 @@ class Recommender:
         default_top_n: ``top_n`` of a reader who gives none.
     """
 
-    def __init__(self, model: torch.nn.Module, specs: Sequence[FeatureSpec], config: FieldConfig,
+    def __init__(self, model: torch.nn.Module, config: FieldConfig,
                  candidates: pd.DataFrame, item_features: pd.DataFrame,
                  user_vocabularies: pd.DataFrame,
                  scaling: pd.DataFrame, table_schemas: dict[str, ibis.Schema],
@@ -158,7 +158,6 @@ class Recommender:
         if not 1 <= default_top_n <= len(candidates):
             raise ValueError(f"default_top_n must be from 1 to {len(candidates)}, got {default_top_n}")
         self.model = model
-        self.specs = list(specs)
         self.config = config
         if len(item_features) != len(candidates):
             raise ValueError(f"{len(item_features)} item-feature rows for {len(candidates)} "
@@ -174,15 +173,14 @@ class Recommender:
 
     @classmethod
     def build(cls, fitted: FittedFeatures, books: ir.Table, candidates: ir.Table,
-              model: torch.nn.Module, specs: Sequence[FeatureSpec],
-              default_top_n: int = 10) -> Recommender:
+              model: torch.nn.Module, default_top_n: int = 10) -> Recommender:
         """Compute the candidates' item side with the fitted tables, on their engine.
 
         Args:
             fitted: What the feature stage fitted on train.
             books: Rows with the book columns (the cleaned ratings): the catalogue.
             candidates: ``select_candidates``'s table (``ISBN``, ``candidate_rank``).
-            model, specs: The trained model and its feature schema.
+            model: The trained model.
             default_top_n: ``top_n`` of a reader who gives none.
         """
         catalogue = books.select(BOOK_COLUMN, "Book-Title", "Book-Author", "Year-Of-Publication",
@@ -198,7 +196,7 @@ class Recommender:
             vocabularies["field"].isin(list(fitted.config.user_fields))).execute()
         tables = dict(zip(FITTED_TABLES, (fitted.title_components, fitted.statistics,
                                           fitted.priors, fitted.vocabularies), strict=True))
-        return cls(model, specs, fitted.config, shown, item_side.drop(columns=BOOK_COLUMN),
+        return cls(model, fitted.config, shown, item_side.drop(columns=BOOK_COLUMN),
                    user_vocabularies, fitted.scaling,
                    {name: table.schema() for name, table in tables.items()},
                    books.select(BOOK_COLUMN).distinct().execute()[BOOK_COLUMN].tolist(),
@@ -217,16 +215,17 @@ class Recommender:
         self._connection.unregister("_vocabularies")
         # The candidates' tensors, with each user field's slot (its column in the numeric or
         # categorical tensor, as ``to_tensors`` lays them out) to fill per reader.
-        self._user_columns = [spec.name for spec in self.specs if spec.context == "user"]
+        specs = self.model.input_specs
+        self._user_columns = [spec.name for spec in specs if spec.context == "user"]
         self._user_slots = {
             kind: [(index, spec.name) for index, spec in
-                   enumerate(s for s in field_order(self.specs) if s.kind == kind)
+                   enumerate(s for s in field_order(specs) if s.kind == kind)
                    if spec.context == "user"]
             for kind in ("numeric", "categorical")}
         if sum(map(len, self._user_slots.values())) != len(self._user_columns):
             raise ValueError("user-side fields must be numeric or categorical")
         self._item_tensors = to_tensors(
-            self.item_features.assign(**dict.fromkeys(self._user_columns, 0)), self.specs)
+            self.item_features.assign(**dict.fromkeys(self._user_columns, 0)), specs)
         self._isbn_order = np.argsort(np.argsort(self.candidates[BOOK_COLUMN].to_numpy()))
 
     def __getstate__(self) -> dict[str, Any]:

@@ -40,7 +40,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "scaling": "scaling_statistics@pandas",
                     "feature_params": "params:feature_engineering",
                     "model": f"{REFERENCE_MODEL}.model",
-                    "specs": "feature_specs",
                     "default_top_n": "params:recommendation.default_top_n",
                 },
                 outputs="recommender",
