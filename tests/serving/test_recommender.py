@@ -119,17 +119,22 @@ def test_unknown_places_and_isbns_are_answered_with_a_note(recent):
     assert known["note"].eq("").all()
 
 
-@pytest.mark.parametrize("exclude_fields", [(), ("Book-Title_*", "state")])
+@pytest.mark.parametrize(("changes", "pairwise"), [
+    ({}, True),
+    ({"exclude_fields": ("Book-Title_*", "state")}, True),
+    ({"fs1_context": ("Age", "Book-Author")}, False),  # a gate of both sides: row by row
+])
 def test_scores_are_the_models_scores_of_the_feature_stages_model_input(fitted, books, specs,
-                                                                        exclude_fields):
-    """Reader x candidate rows built side by side score exactly as the model scores the rows
-    ``FittedFeatures.build`` makes of the same (reader, book) pairs, also when the model leaves
-    fields of either side unread."""
+                                                                        changes, pairwise):
+    """The readers' scores are the model's scores of the rows ``FittedFeatures.build`` makes of
+    the same (reader, book) pairs, also when the model leaves fields of either side unread;
+    computed per side (``pair_logits``) when the model's gates allow it, else row by row."""
     torch.manual_seed(0)
     model = FinalMLP(specs, FinalMLPConfig(embedding_dim=4, mlp1_hidden_units=(8,),
                                            mlp2_hidden_units=(8,), fs_hidden_units=(8,),
-                                           num_heads=2, exclude_fields=exclude_fields))
+                                           num_heads=2, **changes))
     recommender = make_recommender(fitted, books, model)
+    assert recommender.pairwise == pairwise
     profiles = [PROFILE, {"Age": None, "state": "texas", "country": "usa"},
                 {"Age": 55.0, "state": "atlantis", "country": None}]
     answer = recommender.recommend(pd.DataFrame(profiles).assign(top_n=5))
@@ -143,7 +148,7 @@ def test_scores_are_the_models_scores_of_the_feature_stages_model_input(fitted, 
     expected = rows[["reader", "ISBN"]].assign(expected=predict_frame(model, model_input))
     compared = answer.merge(expected, on=["reader", "ISBN"])
     assert len(compared) == len(answer) == 15
-    np.testing.assert_array_equal(compared["score"], compared["expected"])
+    np.testing.assert_allclose(compared["score"], compared["expected"], rtol=1e-6)
 
 
 def test_a_pickled_recommender_answers_alike_and_is_never_copied(recent):

@@ -35,13 +35,14 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import torch
+from torch import Tensor
 
 from book_recs.columns import BOOK_COLUMN
 from book_recs.features import FieldConfig
 from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
-from book_recs.models.data import to_tensors
+from book_recs.models.data import to_device, to_tensors
 from book_recs.models.feature_spec import field_order
-from book_recs.models.inference import predict
+from book_recs.models.inference import model_device, predict
 from book_recs.serving.candidates import CANDIDATE_RANK
 
 logger = logging.getLogger(__name__)
@@ -226,6 +227,17 @@ class Recommender:
             raise ValueError("user-side fields must be numeric or categorical")
         self._item_tensors = to_tensors(
             self.item_features.assign(**dict.fromkeys(self._user_columns, 0)), specs)
+        # A model that can score users against fixed items (FinalMLP, SeedEnsemble) computes the
+        # candidates' side once here; others score every reader x candidate row.
+        self._item_side = None
+        if hasattr(self.model, "pair_logits"):
+            self.model.eval()
+            try:
+                with torch.inference_mode():
+                    self._item_side = self.model.item_side(
+                        to_device(self._item_tensors, model_device(self.model)))
+            except ValueError as reason:
+                logger.info("the recommender scores every reader x candidate row: %s", reason)
         self._isbn_order = np.argsort(np.argsort(self.candidates[BOOK_COLUMN].to_numpy()))
 
     def __getstate__(self) -> dict[str, Any]:
@@ -245,6 +257,12 @@ class Recommender:
     def candidate_count(self) -> int:
         return len(self.candidates)
 
+    @property
+    def pairwise(self) -> bool:
+        """Whether the model scores readers against the candidates' side computed once
+        (``pair_logits``) rather than every reader x candidate row."""
+        return self._item_side is not None
+
     def user_features(self, profile: pd.DataFrame) -> pd.DataFrame:
         """The user-side model input of readers (``Age``, ``state``, ``country``,
         ``row_order``), in their order."""
@@ -255,6 +273,17 @@ class Recommender:
         finally:
             cursor.close()
 
+    def _with_users(self, rows: dict[str, Tensor], users: pd.DataFrame) -> dict[str, Tensor]:
+        """``rows`` repeated for every user (user-major), each copy with that user's fields."""
+        tensors = {name: tensor.repeat(len(users), *[1] * (tensor.dim() - 1))
+                   for name, tensor in rows.items()}
+        each = len(rows["numeric"])
+        for kind, slots in self._user_slots.items():
+            for index, name in slots:
+                values = torch.tensor(users[name].to_numpy(), dtype=tensors[kind].dtype)
+                tensors[kind][:, index] = values.repeat_interleave(each)
+        return tensors
+
     def score(self, user_features: pd.DataFrame) -> np.ndarray:
         """Probability of a like of every reader for every candidate: (readers, K)."""
         k = self.candidate_count
@@ -262,14 +291,15 @@ class Recommender:
         scores = []
         for start in range(0, len(user_features), per_batch):
             users = user_features.iloc[start:start + per_batch]
-            # Rows reader-major: reader 0 x K candidates, then reader 1 x K ...
-            tensors = {name: tensor.repeat(len(users), *[1] * (tensor.dim() - 1))
-                       for name, tensor in self._item_tensors.items()}
-            for kind, slots in self._user_slots.items():
-                for index, name in slots:
-                    values = torch.tensor(users[name].to_numpy(), dtype=tensors[kind].dtype)
-                    tensors[kind][:, index] = values.repeat_interleave(k)
-            scores.append(predict(self.model, tensors).reshape(len(users), k))
+            if self._item_side is None:  # reader x candidate rows through ``predict``
+                probabilities = predict(self.model, self._with_users(self._item_tensors, users))
+            else:  # one row per reader, the candidates' side computed once
+                first = {name: tensor[:1] for name, tensor in self._item_tensors.items()}
+                readers = to_device(self._with_users(first, users), model_device(self.model))
+                with torch.inference_mode():
+                    logits = self.model.pair_logits(readers, self._item_side).float().cpu()
+                probabilities = torch.sigmoid(logits).double().numpy()
+            scores.append(probabilities.reshape(len(users), k))
         return np.concatenate(scores)
 
     def recommend(self, readers: pd.DataFrame) -> pd.DataFrame:
