@@ -60,6 +60,22 @@ def test_each_reader_of_a_request_gets_an_answer_with_the_default_top_n(fitted, 
     assert answer["ISBN"].tolist() == ["b4", "b3", "b2", "b4", "b3"]
 
 
+def test_expected_like_weighs_the_like_probability_by_the_read_share(fitted, books, specs):
+    """b4 is the most likely to be liked, but few readers read it."""
+    shares = {"b4": 0.1, "b3": 0.9, "b2": 0.5, "b1": 0.5, "b0": 0.5}
+    candidates = ibis.memtable({"ISBN": list(shares), "read_share": list(shares.values()),
+                                "candidate_rank": [1, 2, 3, 4, 5]})
+    recommender = Recommender.build(fitted, books, candidates, RecentBooksModel(specs),
+                                    default_top_n=5, ranking="expected_like")
+    answer = recommender.recommend(readers({"top_n": 5}))
+    assert answer["ISBN"].tolist() == ["b3", "b2", "b1", "b0", "b4"]
+    np.testing.assert_allclose(answer["score"], sigmoid([4, 3, 2, 1, 5]) * [0.9, 0.5, 0.5, 0.5, 0.1],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="ranking must be one of"):
+        Recommender.build(fitted, books, candidates, RecentBooksModel(specs), default_top_n=5,
+                          ranking="newest")
+
+
 def test_equal_scores_come_in_isbn_order(fitted, books, specs):
     class Indifferent(FixedModel):
         def forward(self, batch):

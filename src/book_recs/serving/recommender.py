@@ -15,6 +15,12 @@ The model input is the feature stage's own (``FittedFeatures.build``), one side 
 - reader x candidate rows put the two sides side by side and go through ``to_tensors`` and
   ``predict``, as the evaluation's scores do.
 
+A reader's candidates are ordered by ``ranking``: ``like_probability`` (the model's probability
+that the reader likes the book, as it was trained: given that the reader rated it) or
+``expected_like`` (that probability times the book's ``read_share``, the share of train readers
+who rated it: the chance that the reader reads the book and likes it). The answer's ``score`` is
+the quantity ranked.
+
 A request is a table of readers: ``Age`` (number or null), ``state`` and ``country`` (text or
 null) are required, ``exclude_isbns`` (books already read, never recommended back) and ``top_n``
 (default 10, at most K) are optional. Anything else is refused with ``InvalidRequest``, whose
@@ -43,7 +49,7 @@ from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
 from book_recs.models.data import to_device, to_tensors
 from book_recs.models.feature_spec import field_order
 from book_recs.models.inference import model_device, predict
-from book_recs.serving.candidates import CANDIDATE_RANK
+from book_recs.serving.candidates import CANDIDATE_RANK, READ_SHARE
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +63,20 @@ ANSWER_COLUMNS = [READER_COLUMN, "rank", *BOOK_FIELDS, "score", NOTE_COLUMN]
 FITTED_TABLES = ("title_components", "item_statistics", "statistics_priors", "vocabularies")
 # Reader x candidate rows scored at once: bounds memory when many readers are ranked together.
 MAX_ROWS_PER_BATCH = 8192
+RANKINGS = ("like_probability", "expected_like")
+
+
+def ranking_scores(like_probabilities: np.ndarray, read_shares: np.ndarray,
+                   ranking: str) -> np.ndarray:
+    """What a reader's candidates are ordered by (readers, K): the like probabilities, or
+    (``expected_like``) the like probabilities times the candidates' read shares.
+
+    >>> ranking_scores(np.array([[0.5, 0.8]]), np.array([0.2, 0.1]), "expected_like")
+    array([[0.1 , 0.08]])
+    """
+    if ranking not in RANKINGS:
+        raise ValueError(f"ranking must be one of {RANKINGS}, got {ranking!r}")
+    return like_probabilities * read_shares if ranking == "expected_like" else like_probabilities
 
 
 class InvalidRequest(ValueError):
@@ -139,7 +159,7 @@ class Recommender:
             its ``input_specs`` (the fields it reads) lay out the tensors.
         config: The feature stage's field configuration.
         candidates: One row per candidate book, best first by the candidate rule: ``ISBN``,
-            ``Book-Title``, ``Book-Author`` (what an answer shows).
+            ``Book-Title``, ``Book-Author`` (what an answer shows) and ``read_share``.
         item_features: The candidates' item-side model-input columns, row for row.
         user_vocabularies: The rows of the fitted ``vocabularies`` table for the user fields.
         scaling: The fitted ``scaling_statistics`` table (one row).
@@ -147,15 +167,19 @@ class Recommender:
             expression is compiled over tables of these schemas.
         catalogue_isbns: Every ISBN of the catalogue (a left-out ISBN outside it gets a note).
         default_top_n: ``top_n`` of a reader who gives none.
+        ranking: ``like_probability`` or ``expected_like`` (see the module docstring).
     """
 
     def __init__(self, model: torch.nn.Module, config: FieldConfig,
                  candidates: pd.DataFrame, item_features: pd.DataFrame,
                  user_vocabularies: pd.DataFrame,
                  scaling: pd.DataFrame, table_schemas: dict[str, ibis.Schema],
-                 catalogue_isbns: Sequence[str], default_top_n: int = 10) -> None:
+                 catalogue_isbns: Sequence[str], default_top_n: int = 10,
+                 ranking: str = "like_probability") -> None:
         if candidates.empty:
             raise ValueError("a recommender needs at least one candidate book")
+        if ranking not in RANKINGS:
+            raise ValueError(f"ranking must be one of {RANKINGS}, got {ranking!r}")
         if not 1 <= default_top_n <= len(candidates):
             raise ValueError(f"default_top_n must be from 1 to {len(candidates)}, got {default_top_n}")
         self.model = model
@@ -170,26 +194,31 @@ class Recommender:
         self.table_schemas = table_schemas
         self.catalogue_isbns = frozenset(catalogue_isbns)
         self.default_top_n = default_top_n
+        self.ranking = ranking
         self._prepare()
 
     @classmethod
     def build(cls, fitted: FittedFeatures, books: ir.Table, candidates: ir.Table,
-              model: torch.nn.Module, default_top_n: int = 10) -> Recommender:
+              model: torch.nn.Module, default_top_n: int = 10,
+              ranking: str = "like_probability") -> Recommender:
         """Compute the candidates' item side with the fitted tables, on their engine.
 
         Args:
             fitted: What the feature stage fitted on train.
             books: Rows with the book columns (the cleaned ratings): the catalogue.
-            candidates: ``select_candidates``'s table (``ISBN``, ``candidate_rank``).
+            candidates: ``select_candidates``'s table (``ISBN``, ``read_share``,
+                ``candidate_rank``).
             model: The trained model.
             default_top_n: ``top_n`` of a reader who gives none.
+            ranking: ``like_probability`` or ``expected_like``.
         """
         catalogue = books.select(BOOK_COLUMN, "Book-Title", "Book-Author", "Year-Of-Publication",
                                  "Publisher").distinct()
         rows = candidates.select(BOOK_COLUMN, **{ORDER_COLUMN: candidates[CANDIDATE_RANK]}).join(
             catalogue, BOOK_COLUMN)
         item_side = fitted.build(rows, side="item").execute()
-        shown = rows.order_by(ORDER_COLUMN).select(*BOOK_FIELDS).execute()
+        shown = rows.join(candidates.select(BOOK_COLUMN, READ_SHARE), BOOK_COLUMN).order_by(
+            ORDER_COLUMN).select(*BOOK_FIELDS, READ_SHARE).execute()
         if not shown[BOOK_COLUMN].equals(item_side[BOOK_COLUMN]):
             raise ValueError("the candidates' item side came back in another order")
         vocabularies = fitted.vocabularies
@@ -201,7 +230,7 @@ class Recommender:
                    user_vocabularies, fitted.scaling,
                    {name: table.schema() for name, table in tables.items()},
                    books.select(BOOK_COLUMN).distinct().execute()[BOOK_COLUMN].tolist(),
-                   default_top_n)
+                   default_top_n, ranking)
 
     # ---------------------------------------------------------------- runtime state
     def _prepare(self) -> None:
@@ -302,6 +331,15 @@ class Recommender:
             scores.append(probabilities.reshape(len(users), k))
         return np.concatenate(scores)
 
+    def like_probabilities(self, readers: pd.DataFrame) -> np.ndarray:
+        """``score`` of readers given by ``Age``, ``state`` and ``country`` alone: (readers, K)."""
+        return self.score(self.user_features(_check_profile(readers)))
+
+    def best_first(self, scores: np.ndarray) -> np.ndarray:
+        """The candidates' positions by one reader's ``scores``, best first (equal scores in
+        ISBN order): the order every answer follows."""
+        return np.lexsort((self._isbn_order, -scores))
+
     def recommend(self, readers: pd.DataFrame) -> pd.DataFrame:
         """Each reader's best books among the candidates, best first.
 
@@ -310,7 +348,8 @@ class Recommender:
 
         Returns:
             ``reader`` (its row in ``readers``), ``rank`` (1..), ``ISBN``, ``Book-Title``,
-            ``Book-Author``, ``score`` (probability that the reader rates the book above 7) and
+            ``Book-Author``, ``score`` (what ``ranking`` orders by: the probability that the
+            reader rates the book above 7, or that the reader rates it and above 7) and
             ``note`` (what was unknown in the reader's request; empty when nothing was).
 
         Raises:
@@ -322,11 +361,12 @@ class Recommender:
         exclusions = _check_exclusions(readers)
         top_n = _check_top_n(readers, self.default_top_n, self.candidate_count)
         users = self.user_features(profile)
-        scores = self.score(users)
+        scores = ranking_scores(self.score(users), self.candidates[READ_SHARE].to_numpy(),
+                                self.ranking)
         isbns = self.candidates[BOOK_COLUMN].to_numpy()
         picks, notes = [], []
         for reader, reader_scores in enumerate(scores):
-            order = np.lexsort((self._isbn_order, -reader_scores))
+            order = self.best_first(reader_scores)
             best = order[~np.isin(isbns[order], exclusions[reader])][:top_n[reader]]
             picks.append(best)
             notes.append("; ".join(self._notes(profile.iloc[reader], users.iloc[reader],

@@ -43,7 +43,7 @@ def recommender(books, fitted, specs) -> Recommender:
     return build_recommender(
         candidates, books, fitted.title_components, fitted.statistics, fitted.priors,
         fitted.vocabularies, fitted.scaling, feature_params(fitted.config),
-        RecentBooksModel(specs), default_top_n=2)
+        RecentBooksModel(specs), default_top_n=2, ranking="like_probability")
 
 
 def test_candidates_are_the_k_books_of_the_rule(books):
@@ -103,6 +103,7 @@ def test_the_evaluation_counts_every_liked_book_of_the_catalogue(recommender, sp
     metrics = evaluate_recommender(recommender, ratings, ratings, popularity, {"top_n": 2},
                                    {"rule": "most_liked", "k": 4}, EVALUATION)
     assert metrics["candidates"] == {"rule": "most_liked", "k": 4}
+    assert metrics["ranking"] == "like_probability"
     assert metrics["valid"] == metrics["test"]
     split = metrics["test"]
     assert (split["readers"], split["liked_books"]) == (2, 3)

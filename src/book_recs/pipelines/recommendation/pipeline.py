@@ -41,6 +41,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_params": "params:feature_engineering",
                     "model": f"{REFERENCE_MODEL}.model",
                     "default_top_n": "params:recommendation.default_top_n",
+                    "ranking": "params:recommendation.ranking",
                 },
                 outputs="recommender",
                 name="build_recommender",
