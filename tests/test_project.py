@@ -37,6 +37,14 @@ def test_registry_has_each_stage_and_a_default(context):
     assert expected <= set(pipelines)
 
 
+def test_a_run_of_named_pipelines_registers_just_those(context, monkeypatch):
+    # `kedro run --pipelines data_split` makes find_pipelines load only that pipeline.
+    from book_recs.pipeline_registry import register_pipelines
+
+    monkeypatch.setattr(pipelines, "_requested_pipelines", ["data_split"])
+    assert set(register_pipelines()) == {"data_split"}
+
+
 def test_every_dataset_a_pipeline_names_is_declared_in_the_catalog(context):
     """No silent MemoryDatasets: every input and output of every pipeline (those run on request
     too) persists through the catalog."""

@@ -25,6 +25,8 @@ def register_pipelines() -> dict[str, Pipeline]:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
     pipelines = find_pipelines(raise_errors=True)
+    if "__default__" not in pipelines:  # `kedro run --pipelines a,b` loads only the pipelines it names
+        return pipelines
     training = sum(
         (pipe for name, pipe in pipelines.items() if name not in ON_REQUEST), Pipeline([])
     )
