@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from book_recs.models.data import batches, to_tensors
+from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.finalmlp import FinalMLP, FinalMLPConfig
 from book_recs.models.training import seed_everything
 
@@ -130,3 +131,40 @@ def test_unpickling_does_not_move_the_random_state(specs):
     after_load = torch.rand(1)
     torch.manual_seed(0)
     assert torch.equal(torch.rand(1), after_load)
+
+
+USER_COLUMNS, ITEM_COLUMNS = ["Age", "state"], ["Book-Title_0", "Book-Title_1", "Book-Author"]
+
+
+def ensemble_of_two(specs, config) -> SeedEnsemble:
+    ensemble = SeedEnsemble([FinalMLP(specs, config), FinalMLP(specs, config)])
+    ensemble.calibration.scale.fill_(2.0)
+    ensemble.calibration.bias.fill_(-0.5)
+    return ensemble
+
+
+@pytest.mark.parametrize("model_type", [FinalMLP, ensemble_of_two])
+@pytest.mark.parametrize("changes", [{}, {"gate_context_embeddings": "shared"},
+                                     {"use_gating": False, "fusion": "additive"},
+                                     {"exclude_fields": ("Book-Title_1",)}])
+def test_pair_logits_are_the_logits_of_every_user_item_row(specs, frame, model_type, changes):
+    """Users x a fixed set of items, each gate once per side: the logits ``forward`` gives the
+    rows that pair them (each user's fields beside each item's)."""
+    seed_everything(0)
+    model = model_type(specs, small(**changes)).eval()
+    with torch.no_grad():  # weights far from their tiny initial values: every field matters
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.5)
+    users, items = frame.iloc[:3], frame.iloc[3:10]
+    pairs = users[USER_COLUMNS].merge(items[ITEM_COLUMNS], how="cross")
+    expected = model(to_tensors(pairs, model.input_specs)).view(3, 7)
+    got = model.pair_logits(to_tensors(users, model.input_specs),
+                            model.item_side(to_tensors(items, model.input_specs)))
+    torch.testing.assert_close(got, expected)
+    assert expected.std() > 0.1
+
+
+def test_pair_logits_need_one_sided_gate_contexts(specs, frame):
+    model = FinalMLP(specs, small(fs1_context=["Age", "Book-Author"])).eval()
+    with pytest.raises(ValueError, match="the user gate's context reads fields of the other side"):
+        model.item_side(to_tensors(frame, model.input_specs))

@@ -23,13 +23,23 @@ YEARS = {"b0": 1990.0, "b1": 1991.0, "b2": 1992.0, "b3": 1993.0, "b4": 1994.0}
 PROFILE = {"Age": 34.0, "state": "california", "country": "usa"}
 
 
-class RecentBooksModel(torch.nn.Module):
+class FixedModel(torch.nn.Module):
+    """A stand-in for a trained model: it reads ``input_specs`` (all of ``specs``) and has one
+    parameter, which only tells ``predict`` its device."""
+
+    def __init__(self, specs: list[FeatureSpec]) -> None:
+        super().__init__()
+        self.input_specs = field_order(specs)
+        self.device_marker = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
+
+
+class RecentBooksModel(FixedModel):
     """Logit = the year's vocabulary id (later years, larger ids) + ``age_weight`` x scaled Age:
     it prefers recent books, and a reader's age moves every score alike."""
 
     def __init__(self, specs: list[FeatureSpec], age_weight: float = 0.0) -> None:
-        super().__init__()
-        ordered = field_order(specs)
+        super().__init__(specs)
+        ordered = self.input_specs
         self.year = [s.name for s in ordered if s.kind == "categorical"].index(
             "Year-Of-Publication")
         self.age = [s.name for s in ordered if s.kind == "numeric"].index("Age")

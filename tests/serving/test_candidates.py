@@ -10,8 +10,10 @@ from book_recs.serving.candidates import CandidateConfig, select_candidates
 
 @pytest.fixture
 def train() -> ibis.Table:
-    """c: 3 ratings, 1 like; a: 2 ratings, 2 likes; b and d: 1 rating, 1 like each."""
-    return ibis.memtable({"ISBN": ["c", "c", "c", "a", "a", "d", "b"],
+    """Four readers. c: 3 ratings, 1 like; a: 2 ratings, 2 likes; b and d: 1 rating, 1 like
+    each."""
+    return ibis.memtable({"User-ID": [1, 2, 3, 1, 4, 4, 2],
+                          "ISBN": ["c", "c", "c", "a", "a", "d", "b"],
                           "label": [1, 0, 0, 1, 1, 1, 1]})
 
 
@@ -27,8 +29,8 @@ def test_candidates_follow_the_rule_then_the_isbn(train, rule, expected):
 
 def test_only_k_candidates_are_kept(train):
     candidates = select_candidates(train, CandidateConfig("most_liked", k=2)).execute()
-    assert candidates[["ISBN", "train_ratings", "train_likes"]].values.tolist() == [
-        ["a", 2, 2], ["c", 3, 1]]
+    assert candidates[["ISBN", "train_ratings", "train_likes", "read_share"]].values.tolist() == [
+        ["a", 2, 2, 0.5], ["c", 3, 1, 0.75]]
 
 
 @pytest.mark.parametrize("params", [{"rule": "most_read", "k": 5}, {"rule": "most_liked", "k": 0}])

@@ -13,26 +13,25 @@ import pytest
 import torch
 
 from book_recs.features.model_input import ORDER_COLUMN
-from book_recs.models.data import to_tensors
-from book_recs.models.finalmlp import FinalMLP
-from book_recs.models.inference import predict
+from book_recs.models.finalmlp import FinalMLP, FinalMLPConfig
+from book_recs.models.inference import predict_frame
 from book_recs.serving.candidates import CandidateConfig, select_candidates
 from book_recs.serving.recommender import ANSWER_COLUMNS, InvalidRequest, Recommender
-from tests.serving.conftest import PROFILE, YEARS, RecentBooksModel
+from tests.serving.conftest import PROFILE, YEARS, FixedModel, RecentBooksModel
 
 
 def sigmoid(logits: list[float]) -> np.ndarray:
     return 1 / (1 + np.exp(-np.asarray(logits)))
 
 
-def make_recommender(fitted, books, model, specs, k: int = 5) -> Recommender:
+def make_recommender(fitted, books, model, k: int = 5, default_top_n: int = 3) -> Recommender:
     return Recommender.build(fitted, books, select_candidates(books, CandidateConfig("most_liked", k)),
-                             model, specs, default_top_n=3)
+                             model, default_top_n)
 
 
 @pytest.fixture(scope="module")
 def recent(fitted, books, specs) -> Recommender:
-    return make_recommender(fitted, books, RecentBooksModel(specs), specs)
+    return make_recommender(fitted, books, RecentBooksModel(specs))
 
 
 def readers(*rows: dict) -> pd.DataFrame:
@@ -55,24 +54,40 @@ def test_a_reader_gets_the_best_books_first_cut_at_top_n_and_never_a_left_out_on
 def test_each_reader_of_a_request_gets_an_answer_with_the_default_top_n(fitted, books, specs):
     recommender = Recommender.build(
         fitted, books, select_candidates(books, CandidateConfig("most_liked", 5)),
-        RecentBooksModel(specs), specs, default_top_n=2)
+        RecentBooksModel(specs), default_top_n=2)
     answer = recommender.recommend(readers({"top_n": 1}, {"exclude_isbns": ["b4", "b0"]}, {}))
     assert answer["reader"].tolist() == [0, 1, 1, 2, 2]
     assert answer["ISBN"].tolist() == ["b4", "b3", "b2", "b4", "b3"]
 
 
+def test_expected_like_weighs_the_like_probability_by_the_read_share(fitted, books, specs):
+    """b4 is the most likely to be liked, but few readers read it."""
+    shares = {"b4": 0.1, "b3": 0.9, "b2": 0.5, "b1": 0.5, "b0": 0.5}
+    candidates = ibis.memtable({"ISBN": list(shares), "read_share": list(shares.values()),
+                                "candidate_rank": [1, 2, 3, 4, 5]})
+    recommender = Recommender.build(fitted, books, candidates, RecentBooksModel(specs),
+                                    default_top_n=5, ranking="expected_like")
+    answer = recommender.recommend(readers({"top_n": 5}))
+    assert answer["ISBN"].tolist() == ["b3", "b2", "b1", "b0", "b4"]
+    np.testing.assert_allclose(answer["score"], sigmoid([4, 3, 2, 1, 5]) * [0.9, 0.5, 0.5, 0.5, 0.1],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="ranking must be one of"):
+        Recommender.build(fitted, books, candidates, RecentBooksModel(specs), default_top_n=5,
+                          ranking="newest")
+
+
 def test_equal_scores_come_in_isbn_order(fitted, books, specs):
-    class Indifferent(torch.nn.Module):
+    class Indifferent(FixedModel):
         def forward(self, batch):
             return torch.zeros(len(batch["numeric"]))
 
-    answer = make_recommender(fitted, books, Indifferent(), specs).recommend(readers({"top_n": 5}))
+    answer = make_recommender(fitted, books, Indifferent(specs)).recommend(readers({"top_n": 5}))
     assert answer["ISBN"].tolist() == sorted(YEARS)
     assert answer["score"].eq(0.5).all()
 
 
 def test_the_age_reaches_the_model_and_a_missing_age_is_the_train_median(fitted, books, specs):
-    recommender = make_recommender(fitted, books, RecentBooksModel(specs, age_weight=1.0), specs)
+    recommender = make_recommender(fitted, books, RecentBooksModel(specs, age_weight=1.0))
     older, younger, unknown, median = (
         recommender.recommend(readers({"Age": age}))["score"].to_numpy()
         for age in (60.0, 20.0, None, 40.0))  # readers aged 20..60, one per decade: median 40
@@ -81,7 +96,7 @@ def test_the_age_reaches_the_model_and_a_missing_age_is_the_train_median(fitted,
 
 
 def test_only_the_k_candidates_are_ranked(fitted, books, specs):
-    recommender = make_recommender(fitted, books, RecentBooksModel(specs), specs, k=2)
+    recommender = make_recommender(fitted, books, RecentBooksModel(specs), k=2, default_top_n=2)
     assert recommender.candidates["ISBN"].tolist() == ["b4", "b3"]  # the most liked
     assert recommender.recommend(readers({"top_n": 2}))["ISBN"].tolist() == ["b4", "b3"]
     with pytest.raises(InvalidRequest, match="top_n: .* from 1 to 2"):
@@ -109,7 +124,7 @@ def test_a_bad_request_is_refused_naming_the_field(recent, request_rows, field):
 def test_unknown_places_and_isbns_are_answered_with_a_note(recent):
     known = recent.recommend(readers({}))
     answer = recent.recommend(readers({"state": "atlantis", "country": "oz", "Age": 120.0,
-                                       "exclude_isbns": ["nowhere", "b4"]}))
+                                       "exclude_isbns": ["nowhere", "b4"], "top_n": 5}))
     assert answer["ISBN"].tolist() == ["b3", "b2", "b1", "b0"]  # b4 left out, nothing else lost
     note = answer["note"].iloc[0]
     assert "state 'atlantis' is not in the training vocabulary" in note
@@ -120,13 +135,22 @@ def test_unknown_places_and_isbns_are_answered_with_a_note(recent):
     assert known["note"].eq("").all()
 
 
-def test_scores_are_the_models_scores_of_the_feature_stages_model_input(fitted, books, specs):
-    """Reader x candidate rows built side by side score exactly as the model scores the rows
-    ``FittedFeatures.build`` makes of the same (reader, book) pairs."""
+@pytest.mark.parametrize(("changes", "pairwise"), [
+    ({}, True),
+    ({"exclude_fields": ("Book-Title_*", "state")}, True),
+    ({"fs1_context": ("Age", "Book-Author")}, False),  # a gate of both sides: row by row
+])
+def test_scores_are_the_models_scores_of_the_feature_stages_model_input(fitted, books, specs,
+                                                                        changes, pairwise):
+    """The readers' scores are the model's scores of the rows ``FittedFeatures.build`` makes of
+    the same (reader, book) pairs, also when the model leaves fields of either side unread;
+    computed per side (``pair_logits``) when the model's gates allow it, else row by row."""
     torch.manual_seed(0)
-    model = FinalMLP(specs, embedding_dim=4, mlp1_hidden_units=[8], mlp2_hidden_units=[8],
-                     fs_hidden_units=[8], num_heads=2)
-    recommender = make_recommender(fitted, books, model, specs)
+    model = FinalMLP(specs, FinalMLPConfig(embedding_dim=4, mlp1_hidden_units=(8,),
+                                           mlp2_hidden_units=(8,), fs_hidden_units=(8,),
+                                           num_heads=2, **changes))
+    recommender = make_recommender(fitted, books, model)
+    assert recommender.pairwise == pairwise
     profiles = [PROFILE, {"Age": None, "state": "texas", "country": "usa"},
                 {"Age": 55.0, "state": "atlantis", "country": None}]
     answer = recommender.recommend(pd.DataFrame(profiles).assign(top_n=5))
@@ -137,11 +161,10 @@ def test_scores_are_the_models_scores_of_the_feature_stages_model_input(fitted, 
     rows = rows.astype({"Age": "float64", "state": "str", "country": "str"})
     rows[ORDER_COLUMN] = np.arange(len(rows))
     model_input = fitted.build(ibis.memtable(rows)).execute()
-    expected = rows[["reader", "ISBN"]].assign(
-        expected=predict(model, to_tensors(model_input, specs)))
+    expected = rows[["reader", "ISBN"]].assign(expected=predict_frame(model, model_input))
     compared = answer.merge(expected, on=["reader", "ISBN"])
     assert len(compared) == len(answer) == 15
-    np.testing.assert_array_equal(compared["score"], compared["expected"])
+    np.testing.assert_allclose(compared["score"], compared["expected"], rtol=1e-6)
 
 
 def test_a_pickled_recommender_answers_alike_and_is_never_copied(recent):

@@ -37,6 +37,16 @@ class SeedEnsemble(nn.Module):
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         return self.calibration(torch.stack([member(inputs) for member in self.members]).mean(0))
 
+    def item_side(self, items: dict[str, Tensor]) -> list[dict[str, Tensor]]:
+        """Each member's ``FinalMLP.item_side``."""
+        return [member.item_side(items) for member in self.members]
+
+    def pair_logits(self, users: dict[str, Tensor], item_side: list[dict[str, Tensor]]) -> Tensor:
+        """``FinalMLP.pair_logits`` of the ensemble: (R, K)."""
+        return self.calibration(torch.stack([
+            member.pair_logits(users, side)
+            for member, side in zip(self.members, item_side, strict=True)]).mean(0))
+
     def __getstate__(self) -> dict[str, Any]:
         # The members pickle themselves device-free (FinalMLP.__getstate__); so does the scaling.
         return {"members": list(self.members), "training": self.training,

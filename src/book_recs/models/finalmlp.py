@@ -180,6 +180,53 @@ class FinalMLP(nn.Module):
         o1, o2, _, _ = self.streams(inputs)
         return self.calibration(self.fusion(o1, o2))
 
+    # ------------------------------------------------------------ users x a fixed set of items
+    def item_side(self, items: dict[str, Tensor]) -> dict[str, Tensor]:
+        """What scoring users against a fixed set of K items computes once (``pair_logits``):
+        the items' embeddings (K, F, D) and, with gating, the item gate (K, F·D). The values of
+        the user fields in ``items`` are not read.
+
+        Raises:
+            ValueError: A gate's context mixes the two sides (it could not be computed per side).
+        """
+        if self.gates is not None:
+            for gate, side in zip(self.gates, ("user", "item"), strict=True):
+                if any(self.input_specs[i].context != side for i in gate.context):
+                    raise ValueError(f"the {side} gate's context reads fields of the other side")
+        embeddings = self.embedding(items)
+        cached = {"embeddings": embeddings}
+        if self.gates is not None:
+            cached["item_gate"] = self.gates[1](items, embeddings)[1]
+        return cached
+
+    def pair_logits(self, users: dict[str, Tensor], item_side: dict[str, Tensor]) -> Tensor:
+        """Logits (R, K) of R users (their rows of the item fields are not read) for every item
+        of ``item_side``, in eval mode: ``forward`` of the R·K rows that pair them, with each
+        gate computed once per user or per item instead of once per row.
+
+        >>> specs = [FeatureSpec("Age", "numeric", context="user"),
+        ...          FeatureSpec("a", "categorical", 9)]
+        >>> model = FinalMLP(specs, FinalMLPConfig(embedding_dim=4, mlp1_hidden_units=[8],
+        ...                  mlp2_hidden_units=[8], fs_hidden_units=[8], num_heads=2)).eval()
+        >>> items = {"numeric": torch.zeros(5, 1), "categorical": torch.arange(5)[:, None]}
+        >>> users = {"numeric": torch.rand(2, 1), "categorical": torch.zeros(2, 1, dtype=torch.long)}
+        >>> model.pair_logits(users, model.item_side(items)).shape
+        torch.Size([2, 5])
+        """
+        user_fields = torch.tensor([spec.context == "user" for spec in self.input_specs])
+        user_embeddings = self.embedding(users)                       # (R, F, D)
+        item_embeddings = item_side["embeddings"]                     # (K, F, D)
+        rows = torch.where(user_fields[:, None], user_embeddings[:, None],
+                           item_embeddings[None])                     # (R, K, F, D)
+        flat = rows.flatten(2)                                        # (R, K, F·D)
+        if self.gates is None:
+            x1 = x2 = flat
+        else:
+            x1 = flat * self.gates[0](users, user_embeddings)[1][:, None]
+            x2 = flat * item_side["item_gate"]
+        o1, o2 = self.mlp1(x1.flatten(0, 1)), self.mlp2(x2.flatten(0, 1))
+        return self.calibration(self.fusion(o1, o2)).view(len(user_embeddings), -1)
+
     def embedding_l2(self) -> Tensor:
         """Squared L2 norm of every embedding parameter, the gates' own context tables included
         (FuxiCTR's embedding_regularizer covers every ``FeatureEmbeddingDict``)."""

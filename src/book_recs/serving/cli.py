@@ -10,8 +10,11 @@ served model receives, so the answer is the served model's.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import warnings
+from collections.abc import Iterator
 
 import click
 import pandas as pd
@@ -37,16 +40,27 @@ def latest_version(tracking_uri: str) -> str:
     return str(max(int(version.version) for version in versions))
 
 
+@contextlib.contextmanager
+def quietly() -> Iterator[None]:
+    """No log lines and no warnings: Kedro logs its configuration and every node it runs (and a
+    refused request as a failed node), MLflow warns about the wrapper's type hints (forcing its
+    own warning filter, hence the redirected stderr); none of it helps a reader of the table.
+    Errors still raise, and the command prints them."""
+    logging.disable(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 def load_model(version: str, tracking_uri: str):
-    """A registered version of the recommender as an MLflow pyfunc model, quietly (Kedro logs
-    every node it runs, MLflow warns about the wrapper's type hints: neither helps a reader)."""
+    """A registered version of the recommender as an MLflow pyfunc model."""
     import mlflow
 
-    logging.getLogger("kedro").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return mlflow.pyfunc.load_model(model_uri(version))
+    return mlflow.pyfunc.load_model(model_uri(version))
 
 
 def format_answer(answer: pd.DataFrame) -> str:
@@ -76,14 +90,12 @@ def recommend(age: float | None, state: str | None, country: str | None,
     from mlflow.exceptions import MlflowException
 
     version = version or latest_version(tracking_uri)
-    try:
-        model = load_model(version, tracking_uri)
-    except MlflowException as error:
-        raise click.ClickException(error.message) from None
     reader = {"Age": age, "state": state, "country": country,
               "exclude_isbns": list(exclude_isbns) or None, "top_n": float(top_n)}
     try:
-        answer = model.predict(pd.DataFrame([reader]))
+        with quietly():
+            model = load_model(version, tracking_uri)
+            answer = model.predict(pd.DataFrame([reader]))
     except MlflowException as error:
         raise click.ClickException(error.message) from None
     click.echo(f"{model_uri(version)} (run {model.metadata.run_id})")

@@ -25,18 +25,29 @@ from book_recs.serving.recommender import PROFILE_FIELDS, READER_COLUMN, TOP_N_F
 SCORE = "score"
 
 
+def liked_books(ratings: pd.DataFrame) -> pd.DataFrame:
+    """The (``User-ID``, ``ISBN``) pairs of ``ratings`` with label 1."""
+    return ratings.loc[ratings[LABEL_COLUMN] == 1, [USER_COLUMN, BOOK_COLUMN]].drop_duplicates()
+
+
+def reader_profiles(ratings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The distinct profiles (Age, state, country) of the users of ``ratings``, one row each in
+    ``reader`` order 0..P-1, and each user's profile (``User-ID``, ``reader``): users sharing a
+    profile share a list, so each profile is scored once."""
+    users = ratings.drop_duplicates(USER_COLUMN)[[USER_COLUMN, *PROFILE_FIELDS]]
+    profile_id = users.groupby(list(PROFILE_FIELDS), dropna=False, sort=False).ngroup().to_numpy()
+    profiles = (users.assign(**{READER_COLUMN: profile_id}).drop_duplicates(READER_COLUMN)
+                .sort_values(READER_COLUMN)[list(PROFILE_FIELDS)].reset_index(drop=True))
+    return profiles, pd.DataFrame({USER_COLUMN: users[USER_COLUMN].to_numpy(),
+                                   READER_COLUMN: profile_id})
+
+
 def readers_top_n(recommender: Recommender, ratings: pd.DataFrame, top_n: int) -> pd.DataFrame:
     """The recommender's top ``top_n`` for every user of ``ratings`` (their profile: Age,
-    state, country; nothing left out): ``User-ID``, ``rank``, ``ISBN``. Users sharing a profile
-    share a list, so each distinct profile is scored once."""
-    users = ratings.drop_duplicates(USER_COLUMN)[[USER_COLUMN, *PROFILE_FIELDS]]
-    profile_id = users.groupby(list(PROFILE_FIELDS), dropna=False, sort=False).ngroup()
-    profiles = users.assign(_profile=profile_id.to_numpy()).drop_duplicates("_profile")
-    answer = recommender.recommend(profiles.sort_values("_profile")[list(PROFILE_FIELDS)]
-                                   .assign(**{TOP_N_FIELD: top_n}))
-    by_user = pd.DataFrame({USER_COLUMN: users[USER_COLUMN].to_numpy(),
-                            READER_COLUMN: profile_id.to_numpy()})
-    return by_user.merge(answer[[READER_COLUMN, "rank", BOOK_COLUMN]], on=READER_COLUMN)[
+    state, country; nothing left out): ``User-ID``, ``rank``, ``ISBN``."""
+    profiles, users = reader_profiles(ratings)
+    answer = recommender.recommend(profiles.assign(**{TOP_N_FIELD: top_n}))
+    return users.merge(answer[[READER_COLUMN, "rank", BOOK_COLUMN]], on=READER_COLUMN)[
         [USER_COLUMN, "rank", BOOK_COLUMN]]
 
 
@@ -48,10 +59,10 @@ def same_list_for_everyone(ratings: pd.DataFrame, isbns: list[str]) -> pd.DataFr
                          BOOK_COLUMN: np.tile(np.asarray(isbns, dtype=object), len(users))})
 
 
-def popularity_top_n(recommender: Recommender, rates: PopularityRates, top_n: int) -> list[str]:
-    """The candidates the popularity baseline rates highest (ties by ISBN), best first."""
-    rows = pd.DataFrame({BOOK_COLUMN: recommender.candidates[BOOK_COLUMN],
-                         rates.author_column: recommender.item_features[rates.author_column]})
+def popularity_top_n(candidates: pd.DataFrame, rates: PopularityRates, top_n: int) -> list[str]:
+    """The ``candidates`` (``ISBN`` and the author id column) the popularity baseline rates
+    highest (ties by ISBN), best first."""
+    rows = candidates[[BOOK_COLUMN, rates.author_column]].copy()
     rows[SCORE] = predict_popularity(rates, rows)
     return rows.sort_values([SCORE, BOOK_COLUMN], ascending=[False, True])[BOOK_COLUMN].head(
         top_n).tolist()
@@ -79,20 +90,37 @@ def top_n_scores(recommended: pd.DataFrame, liked: pd.DataFrame) -> pd.DataFrame
     return table
 
 
+def candidate_lists(readers: pd.DataFrame, candidates: pd.DataFrame, rates: PopularityRates,
+                    top_n: int) -> dict[str, pd.DataFrame]:
+    """The baselines' lists over ``candidates`` (``ISBN``, author id, best first by the candidate
+    rule), the same for every reader: popularity's top N, and the candidate order's."""
+    return {"popularity": same_list_for_everyone(readers, popularity_top_n(candidates, rates, top_n)),
+            "candidate_order": same_list_for_everyone(
+                readers, candidates[BOOK_COLUMN].head(top_n).tolist())}
+
+
 def evaluate_split(recommender: Recommender, ratings: pd.DataFrame, rates: PopularityRates,
                    reference: str, top_n: int, n_resamples: int, seed: int,
                    confidence: float) -> dict:
     """Candidate recall and the top-N metrics of the recommender (``reference``: the model's
     name), of popularity and of the candidate order alone, for the readers of one split."""
-    liked = ratings.loc[ratings[LABEL_COLUMN] == 1, [USER_COLUMN, BOOK_COLUMN]].drop_duplicates()
+    liked = liked_books(ratings)
     # Only the readers with a liked book count in the metrics: the others are not scored.
     readers = ratings[ratings[USER_COLUMN].isin(liked[USER_COLUMN])]
-    candidates = recommender.candidates[BOOK_COLUMN]
-    lists = {
-        reference: readers_top_n(recommender, readers, top_n),
-        "popularity": same_list_for_everyone(readers, popularity_top_n(recommender, rates, top_n)),
-        "candidate_order": same_list_for_everyone(readers, candidates.head(top_n).tolist()),
-    }
+    candidates = recommender.candidates[[BOOK_COLUMN]].assign(
+        **{rates.author_column: recommender.item_features[rates.author_column]})
+    lists = {reference: readers_top_n(recommender, readers, top_n),
+             **candidate_lists(readers, candidates, rates, top_n)}
+    return evaluate_lists(lists, liked, candidates[BOOK_COLUMN], reference, top_n, n_resamples,
+                          seed, confidence)
+
+
+def evaluate_lists(lists: dict[str, pd.DataFrame], liked: pd.DataFrame, candidates: pd.Series,
+                   reference: str, top_n: int, n_resamples: int, seed: int,
+                   confidence: float) -> dict:
+    """Candidate recall of ``candidates`` (ISBNs) and the top-N metrics of every list of the
+    readers of ``liked`` (``User-ID``, ``rank``, ``ISBN`` per list), ``reference``'s minus each
+    other list's."""
     metrics = [f"ndcg@{top_n}", f"recall@{top_n}"]
     summaries, replicates = {}, {}
     for name, recommended in lists.items():

@@ -15,6 +15,12 @@ The model input is the feature stage's own (``FittedFeatures.build``), one side 
 - reader x candidate rows put the two sides side by side and go through ``to_tensors`` and
   ``predict``, as the evaluation's scores do.
 
+A reader's candidates are ordered by ``ranking``: ``like_probability`` (the model's probability
+that the reader likes the book, as it was trained: given that the reader rated it) or
+``expected_like`` (that probability times the book's ``read_share``, the share of train readers
+who rated it: the chance that the reader reads the book and likes it). The answer's ``score`` is
+the quantity ranked.
+
 A request is a table of readers: ``Age`` (number or null), ``state`` and ``country`` (text or
 null) are required, ``exclude_isbns`` (books already read, never recommended back) and ``top_n``
 (default 10, at most K) are optional. Anything else is refused with ``InvalidRequest``, whose
@@ -24,9 +30,10 @@ out-of-vocabulary id (or are nothing to leave out) and a ``note`` in the answer.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import duckdb
@@ -35,14 +42,15 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import torch
+from torch import Tensor
 
 from book_recs.columns import BOOK_COLUMN
 from book_recs.features import FieldConfig
 from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
-from book_recs.models.data import to_tensors
-from book_recs.models.feature_spec import FeatureSpec, field_order
-from book_recs.models.inference import predict
-from book_recs.serving.candidates import CANDIDATE_RANK
+from book_recs.models.data import to_device, to_tensors
+from book_recs.models.feature_spec import field_order
+from book_recs.models.inference import model_device, predict
+from book_recs.serving.candidates import CANDIDATE_RANK, READ_SHARE
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +64,34 @@ ANSWER_COLUMNS = [READER_COLUMN, "rank", *BOOK_FIELDS, "score", NOTE_COLUMN]
 FITTED_TABLES = ("title_components", "item_statistics", "statistics_priors", "vocabularies")
 # Reader x candidate rows scored at once: bounds memory when many readers are ranked together.
 MAX_ROWS_PER_BATCH = 8192
+RANKINGS = ("like_probability", "expected_like")
+
+
+def ranking_scores(like_probabilities: np.ndarray, read_shares: np.ndarray,
+                   ranking: str) -> np.ndarray:
+    """What a reader's candidates are ordered by (readers, K): the like probabilities, or
+    (``expected_like``) the like probabilities times the candidates' read shares.
+
+    >>> ranking_scores(np.array([[0.5, 0.8]]), np.array([0.2, 0.1]), "expected_like")
+    array([[0.1 , 0.08]])
+    """
+    if ranking not in RANKINGS:
+        raise ValueError(f"ranking must be one of {RANKINGS}, got {ranking!r}")
+    return like_probabilities * read_shares if ranking == "expected_like" else like_probabilities
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread for the block. A request's products are small (K x F·D by F·D x H),
+    and where the cores are shared a second OpenMP thread mostly waits for the first: a
+    500 x 250 by 250 x 200 product took 24 ms on two threads and 1.3 ms on one on this 2-core
+    machine under load."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class InvalidRequest(ValueError):
@@ -134,11 +170,11 @@ class Recommender:
     without its DuckDB connection and compiles its user-side SQL again when unpickled.
 
     Args:
-        model: The trained FinalMLP or ``SeedEnsemble`` (logits; ``predict`` makes probabilities).
-        specs: The feature schema the model reads.
+        model: The trained FinalMLP or ``SeedEnsemble`` (logits; ``predict`` makes probabilities);
+            its ``input_specs`` (the fields it reads) lay out the tensors.
         config: The feature stage's field configuration.
         candidates: One row per candidate book, best first by the candidate rule: ``ISBN``,
-            ``Book-Title``, ``Book-Author`` (what an answer shows).
+            ``Book-Title``, ``Book-Author`` (what an answer shows) and ``read_share``.
         item_features: The candidates' item-side model-input columns, row for row.
         user_vocabularies: The rows of the fitted ``vocabularies`` table for the user fields.
         scaling: The fitted ``scaling_statistics`` table (one row).
@@ -146,19 +182,22 @@ class Recommender:
             expression is compiled over tables of these schemas.
         catalogue_isbns: Every ISBN of the catalogue (a left-out ISBN outside it gets a note).
         default_top_n: ``top_n`` of a reader who gives none.
+        ranking: ``like_probability`` or ``expected_like`` (see the module docstring).
     """
 
-    def __init__(self, model: torch.nn.Module, specs: Sequence[FeatureSpec], config: FieldConfig,
+    def __init__(self, model: torch.nn.Module, config: FieldConfig,
                  candidates: pd.DataFrame, item_features: pd.DataFrame,
                  user_vocabularies: pd.DataFrame,
                  scaling: pd.DataFrame, table_schemas: dict[str, ibis.Schema],
-                 catalogue_isbns: Sequence[str], default_top_n: int = 10) -> None:
+                 catalogue_isbns: Sequence[str], default_top_n: int = 10,
+                 ranking: str = "like_probability") -> None:
         if candidates.empty:
             raise ValueError("a recommender needs at least one candidate book")
+        if ranking not in RANKINGS:
+            raise ValueError(f"ranking must be one of {RANKINGS}, got {ranking!r}")
         if not 1 <= default_top_n <= len(candidates):
             raise ValueError(f"default_top_n must be from 1 to {len(candidates)}, got {default_top_n}")
         self.model = model
-        self.specs = list(specs)
         self.config = config
         if len(item_features) != len(candidates):
             raise ValueError(f"{len(item_features)} item-feature rows for {len(candidates)} "
@@ -170,27 +209,31 @@ class Recommender:
         self.table_schemas = table_schemas
         self.catalogue_isbns = frozenset(catalogue_isbns)
         self.default_top_n = default_top_n
+        self.ranking = ranking
         self._prepare()
 
     @classmethod
     def build(cls, fitted: FittedFeatures, books: ir.Table, candidates: ir.Table,
-              model: torch.nn.Module, specs: Sequence[FeatureSpec],
-              default_top_n: int = 10) -> Recommender:
+              model: torch.nn.Module, default_top_n: int = 10,
+              ranking: str = "like_probability") -> Recommender:
         """Compute the candidates' item side with the fitted tables, on their engine.
 
         Args:
             fitted: What the feature stage fitted on train.
             books: Rows with the book columns (the cleaned ratings): the catalogue.
-            candidates: ``select_candidates``'s table (``ISBN``, ``candidate_rank``).
-            model, specs: The trained model and its feature schema.
+            candidates: ``select_candidates``'s table (``ISBN``, ``read_share``,
+                ``candidate_rank``).
+            model: The trained model.
             default_top_n: ``top_n`` of a reader who gives none.
+            ranking: ``like_probability`` or ``expected_like``.
         """
         catalogue = books.select(BOOK_COLUMN, "Book-Title", "Book-Author", "Year-Of-Publication",
                                  "Publisher").distinct()
         rows = candidates.select(BOOK_COLUMN, **{ORDER_COLUMN: candidates[CANDIDATE_RANK]}).join(
             catalogue, BOOK_COLUMN)
         item_side = fitted.build(rows, side="item").execute()
-        shown = rows.order_by(ORDER_COLUMN).select(*BOOK_FIELDS).execute()
+        shown = rows.join(candidates.select(BOOK_COLUMN, READ_SHARE), BOOK_COLUMN).order_by(
+            ORDER_COLUMN).select(*BOOK_FIELDS, READ_SHARE).execute()
         if not shown[BOOK_COLUMN].equals(item_side[BOOK_COLUMN]):
             raise ValueError("the candidates' item side came back in another order")
         vocabularies = fitted.vocabularies
@@ -198,11 +241,11 @@ class Recommender:
             vocabularies["field"].isin(list(fitted.config.user_fields))).execute()
         tables = dict(zip(FITTED_TABLES, (fitted.title_components, fitted.statistics,
                                           fitted.priors, fitted.vocabularies), strict=True))
-        return cls(model, specs, fitted.config, shown, item_side.drop(columns=BOOK_COLUMN),
+        return cls(model, fitted.config, shown, item_side.drop(columns=BOOK_COLUMN),
                    user_vocabularies, fitted.scaling,
                    {name: table.schema() for name, table in tables.items()},
                    books.select(BOOK_COLUMN).distinct().execute()[BOOK_COLUMN].tolist(),
-                   default_top_n)
+                   default_top_n, ranking)
 
     # ---------------------------------------------------------------- runtime state
     def _prepare(self) -> None:
@@ -217,16 +260,28 @@ class Recommender:
         self._connection.unregister("_vocabularies")
         # The candidates' tensors, with each user field's slot (its column in the numeric or
         # categorical tensor, as ``to_tensors`` lays them out) to fill per reader.
-        self._user_columns = [spec.name for spec in self.specs if spec.context == "user"]
+        specs = self.model.input_specs
+        self._user_columns = [spec.name for spec in specs if spec.context == "user"]
         self._user_slots = {
             kind: [(index, spec.name) for index, spec in
-                   enumerate(s for s in field_order(self.specs) if s.kind == kind)
+                   enumerate(s for s in field_order(specs) if s.kind == kind)
                    if spec.context == "user"]
             for kind in ("numeric", "categorical")}
         if sum(map(len, self._user_slots.values())) != len(self._user_columns):
             raise ValueError("user-side fields must be numeric or categorical")
         self._item_tensors = to_tensors(
-            self.item_features.assign(**dict.fromkeys(self._user_columns, 0)), self.specs)
+            self.item_features.assign(**dict.fromkeys(self._user_columns, 0)), specs)
+        # A model that can score users against fixed items (FinalMLP, SeedEnsemble) computes the
+        # candidates' side once here; others score every reader x candidate row.
+        self._item_side = None
+        if hasattr(self.model, "pair_logits"):
+            self.model.eval()
+            try:
+                with torch.inference_mode():
+                    self._item_side = self.model.item_side(
+                        to_device(self._item_tensors, model_device(self.model)))
+            except ValueError as reason:
+                logger.info("the recommender scores every reader x candidate row: %s", reason)
         self._isbn_order = np.argsort(np.argsort(self.candidates[BOOK_COLUMN].to_numpy()))
 
     def __getstate__(self) -> dict[str, Any]:
@@ -246,6 +301,12 @@ class Recommender:
     def candidate_count(self) -> int:
         return len(self.candidates)
 
+    @property
+    def pairwise(self) -> bool:
+        """Whether the model scores readers against the candidates' side computed once
+        (``pair_logits``) rather than every reader x candidate row."""
+        return self._item_side is not None
+
     def user_features(self, profile: pd.DataFrame) -> pd.DataFrame:
         """The user-side model input of readers (``Age``, ``state``, ``country``,
         ``row_order``), in their order."""
@@ -256,22 +317,47 @@ class Recommender:
         finally:
             cursor.close()
 
+    def _with_users(self, rows: dict[str, Tensor], users: pd.DataFrame) -> dict[str, Tensor]:
+        """``rows`` repeated for every user (user-major), each copy with that user's fields."""
+        tensors = {name: tensor.repeat(len(users), *[1] * (tensor.dim() - 1))
+                   for name, tensor in rows.items()}
+        each = len(rows["numeric"])
+        for kind, slots in self._user_slots.items():
+            for index, name in slots:
+                values = torch.tensor(users[name].to_numpy(), dtype=tensors[kind].dtype)
+                tensors[kind][:, index] = values.repeat_interleave(each)
+        return tensors
+
     def score(self, user_features: pd.DataFrame) -> np.ndarray:
         """Probability of a like of every reader for every candidate: (readers, K)."""
+        with one_torch_thread():
+            return self._score(user_features)
+
+    def _score(self, user_features: pd.DataFrame) -> np.ndarray:
         k = self.candidate_count
         per_batch = max(1, MAX_ROWS_PER_BATCH // k)
         scores = []
         for start in range(0, len(user_features), per_batch):
             users = user_features.iloc[start:start + per_batch]
-            # Rows reader-major: reader 0 x K candidates, then reader 1 x K ...
-            tensors = {name: tensor.repeat(len(users), *[1] * (tensor.dim() - 1))
-                       for name, tensor in self._item_tensors.items()}
-            for kind, slots in self._user_slots.items():
-                for index, name in slots:
-                    values = torch.tensor(users[name].to_numpy(), dtype=tensors[kind].dtype)
-                    tensors[kind][:, index] = values.repeat_interleave(k)
-            scores.append(predict(self.model, tensors).reshape(len(users), k))
+            if self._item_side is None:  # reader x candidate rows through ``predict``
+                probabilities = predict(self.model, self._with_users(self._item_tensors, users))
+            else:  # one row per reader, the candidates' side computed once
+                first = {name: tensor[:1] for name, tensor in self._item_tensors.items()}
+                readers = to_device(self._with_users(first, users), model_device(self.model))
+                with torch.inference_mode():
+                    logits = self.model.pair_logits(readers, self._item_side).float().cpu()
+                probabilities = torch.sigmoid(logits).double().numpy()
+            scores.append(probabilities.reshape(len(users), k))
         return np.concatenate(scores)
+
+    def like_probabilities(self, readers: pd.DataFrame) -> np.ndarray:
+        """``score`` of readers given by ``Age``, ``state`` and ``country`` alone: (readers, K)."""
+        return self.score(self.user_features(_check_profile(readers)))
+
+    def best_first(self, scores: np.ndarray) -> np.ndarray:
+        """The candidates' positions by one reader's ``scores``, best first (equal scores in
+        ISBN order): the order every answer follows."""
+        return np.lexsort((self._isbn_order, -scores))
 
     def recommend(self, readers: pd.DataFrame) -> pd.DataFrame:
         """Each reader's best books among the candidates, best first.
@@ -281,7 +367,8 @@ class Recommender:
 
         Returns:
             ``reader`` (its row in ``readers``), ``rank`` (1..), ``ISBN``, ``Book-Title``,
-            ``Book-Author``, ``score`` (probability that the reader rates the book above 7) and
+            ``Book-Author``, ``score`` (what ``ranking`` orders by: the probability that the
+            reader rates the book above 7, or that the reader rates it and above 7) and
             ``note`` (what was unknown in the reader's request; empty when nothing was).
 
         Raises:
@@ -293,11 +380,12 @@ class Recommender:
         exclusions = _check_exclusions(readers)
         top_n = _check_top_n(readers, self.default_top_n, self.candidate_count)
         users = self.user_features(profile)
-        scores = self.score(users)
+        scores = ranking_scores(self.score(users), self.candidates[READ_SHARE].to_numpy(),
+                                self.ranking)
         isbns = self.candidates[BOOK_COLUMN].to_numpy()
         picks, notes = [], []
         for reader, reader_scores in enumerate(scores):
-            order = np.lexsort((self._isbn_order, -reader_scores))
+            order = self.best_first(reader_scores)
             best = order[~np.isin(isbns[order], exclusions[reader])][:top_n[reader]]
             picks.append(best)
             notes.append("; ".join(self._notes(profile.iloc[reader], users.iloc[reader],

@@ -1,4 +1,4 @@
-"""Rank candidate books for a new user profile."""
+"""The two-stage recommender: candidate books, the recommender, a request answered, its evaluation."""
 
 from .pipeline import create_pipeline
 

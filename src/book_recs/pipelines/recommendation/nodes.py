@@ -15,7 +15,6 @@ from book_recs.baselines.popularity import PopularityRates
 from book_recs.features import FieldConfig
 from book_recs.features.model_input import FittedFeatures
 from book_recs.model_registry import REFERENCE_MODEL
-from book_recs.models.feature_spec import FeatureSpec
 from book_recs.serving.candidates import CandidateConfig, select_candidates
 from book_recs.serving.evaluation import evaluate_split
 from book_recs.serving.recommender import InvalidRequest, Recommender
@@ -31,15 +30,17 @@ def select_candidate_books(train: ir.Table, params: dict[str, Any]) -> ir.Table:
 def build_recommender(
     candidates: ir.Table, books: ir.Table, title_components: ir.Table, statistics: ir.Table,
     priors: ir.Table, vocabularies: ir.Table, scaling: pd.DataFrame,
-    feature_params: dict[str, Any], model: Any, specs: list[FeatureSpec],
-    default_top_n: int,
+    feature_params: dict[str, Any], model: Any, default_top_n: int, ranking: str,
 ) -> Recommender:
     """The recommender of the trained model over the candidate books, their item side built
-    once with what the feature stage fitted (``FittedFeatures``)."""
+    once with what the feature stage fitted (``FittedFeatures``); the model's ``input_specs``
+    say which fields it reads. ``ranking``: ``like_probability`` or ``expected_like``
+    (``book_recs.serving.recommender``)."""
     fitted = FittedFeatures(FieldConfig.from_params(feature_params), title_components, statistics,
                             priors, vocabularies, scaling)
-    recommender = Recommender.build(fitted, books, candidates, model, specs, default_top_n)
-    logger.info("recommender over %d candidate books", recommender.candidate_count)
+    recommender = Recommender.build(fitted, books, candidates, model, default_top_n, ranking)
+    logger.info("recommender over %d candidate books, ranked by %s", recommender.candidate_count,
+                ranking)
     return recommender
 
 
@@ -77,7 +78,7 @@ def evaluate_recommender(recommender: Recommender, valid: pd.DataFrame, test: pd
         evaluation_params: ``bootstrap_resamples``, ``bootstrap_seed``, ``confidence``.
     """
     top_n = params["top_n"]
-    metrics: dict[str, Any] = {"candidates": dict(candidate_params)}
+    metrics: dict[str, Any] = {"candidates": dict(candidate_params), "ranking": recommender.ranking}
     for split, ratings in (("valid", valid), ("test", test)):
         metrics[split] = evaluate_split(
             recommender, ratings, popularity, REFERENCE_MODEL, top_n,

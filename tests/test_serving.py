@@ -1,0 +1,140 @@
+"""The recommender as a user serves it: `mlflow models serve -m models:/book_recs/<version>
+--env-manager local` on the model that the suite's shared sample run registered in its own
+MLflow store, and `book-recs recommend` on the same store.
+
+Good requests get each reader's top N best first, never a left-out book, and the very scores of
+the batch `recommendation` pipeline; bad requests get HTTP 400 naming the field (never a 500 or
+a traceback); unknown places and ISBNs are answered, with a note."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from book_recs.serving.cli import latest_version, recommend
+from book_recs.serving.mlflow_model import model_uri
+from book_recs.serving.server import post, served_model
+
+pytestmark = pytest.mark.slow
+
+READER = {"Age": 34, "state": "california", "country": "usa"}
+
+
+@pytest.fixture(scope="module")
+def store(sample_run) -> str:
+    return f"sqlite:///{sample_run / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="module")
+def recommendation_params(sample_run) -> dict:
+    """The sample run's `recommendation` parameters (its batch request, its K)."""
+    path = sample_run / "conf" / "base" / "parameters_recommendation.yml"
+    return yaml.safe_load(path.read_text())["recommendation"]
+
+
+@pytest.fixture(scope="module")
+def server(sample_run, store, tmp_path_factory):
+    """The latest registered version, served on a free 127.0.0.1 port; stopped afterwards."""
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with served_model(model_uri(latest_version(store)), store, log, cwd=sample_run) as served:
+        logging.getLogger(__name__).info("server answered /ping after %.1f s",
+                                         served.startup_seconds)
+        yield served.url
+
+
+def answers(server: str, *readers: dict) -> pd.DataFrame:
+    status, body = post(server, {"dataframe_records": list(readers)})
+    assert status == 200, body
+    return pd.DataFrame(body["predictions"])
+
+
+def test_the_served_model_gives_the_batch_pipelines_answer(server, sample_run,
+                                                           recommendation_params):
+    """The batch run's first reader, sent as a request: same books, same order, same scores."""
+    reader = recommendation_params["readers"][0]
+    answer = answers(server, reader)
+    batch = pd.read_csv(sample_run / "data" / "08_reporting" / "profile_recommendations.csv",
+                        dtype={"ISBN": str})
+    batch = batch[batch["reader"] == 0]
+    assert len(answer) == reader["top_n"] == len(batch)
+    assert answer["rank"].tolist() == list(range(1, reader["top_n"] + 1))
+    assert answer["ISBN"].tolist() == batch["ISBN"].tolist()
+    np.testing.assert_allclose(answer["score"], batch["score"], rtol=1e-12)
+    assert answer["score"].is_monotonic_decreasing
+    assert not answer["ISBN"].isin(reader["exclude_isbns"]).any()
+    assert answer[["Book-Title", "Book-Author"]].notna().all().all()
+
+
+def test_a_left_out_book_makes_room_for_the_next_one(server):
+    both = answers(server, {**READER, "top_n": 10}, {**READER, "top_n": 10})
+    first = both[both["reader"] == 0]
+    left_out = first["ISBN"].iloc[0]
+    answer = answers(server, {**READER, "top_n": 10, "exclude_isbns": [left_out]})
+    assert left_out not in answer["ISBN"].tolist()
+    assert answer["ISBN"].tolist()[:9] == first["ISBN"].tolist()[1:]
+    assert answer["ISBN"].iloc[9] not in first["ISBN"].tolist()
+    assert both[both["reader"] == 1]["ISBN"].tolist() == first["ISBN"].tolist()
+
+
+def test_unknown_places_and_isbns_are_answered_with_a_note(server):
+    answer = answers(server, {"Age": None, "state": "atlantis", "country": "oz",
+                              "exclude_isbns": ["not-an-isbn"], "top_n": 3})
+    assert len(answer) == 3
+    note = answer["note"].iloc[0]
+    assert "state 'atlantis' is not in the training vocabulary" in note
+    assert "country 'oz' is not in the training vocabulary" in note
+    assert "left-out ISBNs not in the catalogue: not-an-isbn" in note
+
+
+@pytest.mark.parametrize(("reader", "field"), [
+    ({"Age": 34, "state": "california"}, "country"),          # missing
+    ({**READER, "Age": "thirty"}, "Age"),                      # mistyped (MLflow's check)
+    ({**READER, "state": 5}, "state"),                         # mistyped (the recommender's)
+    ({**READER, "exclude_isbns": "0316666343"}, "exclude_isbns"),
+    ({**READER, "top_n": 0}, "top_n"),
+    ({**READER, "top_n": -3}, "top_n"),
+    ({**READER, "top_n": "ten"}, "top_n"),
+    ({**READER, "top_n": "above K"}, "top_n"),                 # K + 1, filled in below
+    (None, "Age"),                                             # no readers at all
+])
+def test_a_bad_request_gets_400_naming_the_field(server, recommendation_params, reader, field):
+    if reader is not None and reader.get("top_n") == "above K":
+        reader = {**reader, "top_n": recommendation_params["candidates"]["k"] + 1}
+    status, body = post(server, {"dataframe_records": [] if reader is None else [reader]})
+    assert status == 400, body
+    assert field in body["message"]
+    assert "Traceback" not in body["message"]
+
+
+@pytest.fixture
+def tracking_uri_kept():
+    """The CLI sets MLflow's tracking URI (and its environment variable) for its process: give it
+    back to the rest of the test session."""
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    mlflow.set_tracking_uri(tracking_uri)  # None: MLflow's default again, the variable unset
+
+
+def test_the_cli_prints_a_readers_table(store, tracking_uri_kept):
+    result = CliRunner().invoke(recommend, ["--age", "34", "--state", "california", "--country",
+                                            "usa", "--top", "10", "--tracking-uri", store])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{model_uri(latest_version(store))} (run ")
+    assert lines[1].split() == ["rank", "ISBN", "title", "author", "score"]
+    assert [line.split()[0] for line in lines[2:12]] == [str(rank) for rank in range(1, 11)]
+    assert len(lines) == 12  # a known reader: no note
+
+
+def test_the_cli_names_the_field_of_a_bad_request(store, tracking_uri_kept):
+    result = CliRunner().invoke(recommend, ["--age", "34", "--state", "california", "--top", "0",
+                                            "--tracking-uri", store])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: top_n: ")
