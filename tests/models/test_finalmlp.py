@@ -144,7 +144,7 @@ def ensemble_of_two(specs, config) -> SeedEnsemble:
 
 
 @pytest.mark.parametrize("model_type", [FinalMLP, ensemble_of_two])
-@pytest.mark.parametrize("changes", [{}, {"gate_context_embeddings": "shared"},
+@pytest.mark.parametrize("changes", [{},
                                      {"use_gating": False, "fusion": "additive"},
                                      {"exclude_fields": ("Book-Title_1",)}])
 def test_pair_logits_are_the_logits_of_every_user_item_row(specs, frame, model_type, changes):

@@ -190,8 +190,10 @@ class FinalMLP(nn.Module):
             ValueError: A gate's context mixes the two sides (it could not be computed per side).
         """
         if self.gates is not None:
+            sides = {spec.name: spec.context for spec in self.input_specs}
             for gate, side in zip(self.gates, ("user", "item"), strict=True):
-                if any(self.input_specs[i].context != side for i in gate.context):
+                context = gate.context_embedding.field_names if gate.context_embedding else []
+                if any(sides[name] != side for name in context):
                     raise ValueError(f"the {side} gate's context reads fields of the other side")
         embeddings = self.embedding(items)
         cached = {"embeddings": embeddings}
