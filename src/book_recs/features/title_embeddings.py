@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
-from book_recs.devices import resolve_device
+from book_recs.devices import one_torch_thread, resolve_device
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -99,7 +97,7 @@ class TitleEncoder:
         order = np.argsort(lengths, kind="stable")
         group_starts = np.flatnonzero(np.diff(lengths[order])) + 1
         parts = []
-        with _one_thread(), tqdm(total=len(titles), desc="titles",
+        with one_torch_thread(), tqdm(total=len(titles), desc="titles",
                                  disable=not show_progress_bar) as progress:
             for group in np.split(order, group_starts):
                 rows = max(1, TOKENS_PER_BATCH // int(lengths[group[0]]))
@@ -116,22 +114,6 @@ class TitleEncoder:
             self.model.preprocess(titles[start:start + chunk_size])["attention_mask"].sum(1).numpy()
             for start in range(0, len(titles), chunk_size)
         ])
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """torch computes with one thread inside the block.
-
-    Thread counts change the bits (small matrices are split differently), and one thread is
-    also the fastest per core here: two threads of one process wait on each other, worst when
-    other jobs share the cores.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def load_title_encoder(name: str, device: str = "auto") -> TitleEncoder:

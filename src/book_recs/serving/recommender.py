@@ -30,10 +30,9 @@ out-of-vocabulary id (or are nothing to leave out) and a ``note`` in the answer.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import numbers
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -45,6 +44,7 @@ import torch
 from torch import Tensor
 
 from book_recs.columns import BOOK_COLUMN
+from book_recs.devices import one_torch_thread
 from book_recs.features import FieldConfig
 from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
 from book_recs.models.data import to_device, to_tensors
@@ -78,20 +78,6 @@ def ranking_scores(like_probabilities: np.ndarray, read_shares: np.ndarray,
     if ranking not in RANKINGS:
         raise ValueError(f"ranking must be one of {RANKINGS}, got {ranking!r}")
     return like_probabilities * read_shares if ranking == "expected_like" else like_probabilities
-
-
-@contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """torch on one thread for the block. A request's products are small (K x F·D by F·D x H),
-    and where the cores are shared a second OpenMP thread mostly waits for the first: a
-    500 x 250 by 250 x 200 product took 24 ms on two threads and 1.3 ms on one on this 2-core
-    machine under load."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class InvalidRequest(ValueError):
