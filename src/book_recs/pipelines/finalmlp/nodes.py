@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from book_recs.columns import KEY_COLUMNS, LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
+from book_recs.columns import KEY_COLUMNS
 from book_recs.devices import resolve_device
-from book_recs.evaluation.metrics import SCORE, RankedScores, per_user_auc
+from book_recs.evaluation import average_auc, group_auc
 from book_recs.models.data import to_tensors
 from book_recs.models.distributed import train_models
 from book_recs.models.ensemble import SeedEnsemble
@@ -29,15 +29,7 @@ def valid_user_aucs(users: np.ndarray, labels: np.ndarray, scores: np.ndarray) -
     """Per-user AUC of the valid rows, summarised as FuxiCTR names them: ``gauc`` weights each
     user with both classes by their number of rows, ``avgauc`` is the plain mean (NaN without
     such users). The trainer's ``user_metrics``."""
-    # The evaluation's score table; per-user AUC reads users, labels and scores only.
-    ranked = RankedScores(pd.DataFrame(
-        {USER_COLUMN: users, RATING_COLUMN: labels, LABEL_COLUMN: labels, SCORE: scores}))
-    aucs = per_user_auc(ranked)
-    defined = np.isfinite(aucs)
-    if not defined.any():
-        return {"gauc": float("nan"), "avgauc": float("nan")}
-    return {"gauc": float(np.average(aucs[defined], weights=ranked.n_rows[defined])),
-            "avgauc": float(aucs[defined].mean())}
+    return {"gauc": group_auc(users, labels, scores), "avgauc": average_auc(users, labels, scores)}
 
 
 def train_model(
