@@ -1,6 +1,12 @@
-"""The shipped sample run once, as a user runs it (`kedro run` in a fresh process, in a fresh copy
-of the project), shared by every test that needs a whole run: determinism, MLflow records, viz,
-the engines' agreement."""
+"""The shipped sample run as a user runs it (`kedro run` in a fresh process, in a fresh copy of
+the project), shared by every test that needs a whole run: determinism, MLflow records, viz,
+serving, the engines' agreement.
+
+Those runs start in the background when the session begins, the ones its tests read only, and go
+on while the unit tests run: the sample's titles are encoded once, then the tracked run, a second
+run for determinism and the Spark run of the data stages go side by side (each uses about one
+core). A test that reads a run waits for it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,17 +25,27 @@ import pytest
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 PROJECT_PATH = Path(__file__).resolve().parents[1]
+TITLE_CACHE = Path("data") / "04_feature" / "title_embeddings.parquet"
 
 
-def kedro(project: Path, *args: str, tracking: bool = True) -> subprocess.CompletedProcess:
-    """``python -m kedro <args>`` in ``project``; fails the test with the output's tail."""
+def kedro(project: Path, *args: str, tracking: bool = True,
+          started: list[subprocess.Popen] | None = None) -> subprocess.CompletedProcess:
+    """``python -m kedro <args>`` in ``project``; fails with the output's tail. A process is
+    appended to ``started`` (when given) so that it can be stopped from elsewhere."""
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1",
            "BOOK_RECS_TRACKING": "on" if tracking else "off"}
     env.pop("BOOK_CROSSING_DIR", None)
-    result = subprocess.run([sys.executable, "-m", "kedro", *args], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=900, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
+    with subprocess.Popen([sys.executable, "-m", "kedro", *args], cwd=project, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        if started is not None:
+            started.append(process)
+        try:
+            stdout, stderr = process.communicate(timeout=900)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def copy_project(target: Path, title_cache_from: Path | None = None) -> Path:
@@ -43,15 +60,129 @@ def copy_project(target: Path, title_cache_from: Path | None = None) -> Path:
     shutil.copytree(PROJECT_PATH / "data" / "01_raw", target / "data" / "01_raw",
                     ignore=shutil.ignore_patterns("full"))
     if title_cache_from is not None:
-        cache = Path("data") / "04_feature" / "title_embeddings.parquet"
-        (target / cache).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(title_cache_from / cache, target / cache)
+        (target / TITLE_CACHE).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(title_cache_from / TITLE_CACHE, target / TITLE_CACHE)
     return target
 
 
+class SampleRuns:
+    """Background runs on the sample, started by name, each run once, in a thread of its own.
+
+    ``sample_run`` is the tracked run the tests read, ``second_run`` the same run in another copy
+    (its own MLflow store), ``reseeded_run`` a copy of the second one after a FinalMLP run with
+    another seed, ``spark_run`` the data stages on PySpark ``local[2]`` (None without Java),
+    ``viz_build`` the first project after `kedro viz build`. All runs reuse the sample's titles,
+    encoded once by the project's own `kedro run` of the nodes up to the title cache (``titles``);
+    a title's vector does not depend on the run that encodes it
+    (tests/features/test_title_embeddings.py), so that is the cold run's cache, byte for byte.
+    """
+
+    needs = {"titles": (), "sample_run": ("titles",), "second_run": ("titles",),
+             "spark_run": ("titles",), "reseeded_run": ("second_run",),
+             "viz_build": ("sample_run",)}
+
+    def __init__(self, root: Path, wanted: set[str]) -> None:
+        self.root = root
+        self.started: list[subprocess.Popen] = []
+        self.futures: dict[str, Future] = {}
+        # One thread per run: a run waiting for another never starves the pool.
+        self.pool = ThreadPoolExecutor(max_workers=len(self.needs))
+        for name in wanted:
+            self._start(name)
+
+    def _start(self, name: str) -> None:
+        if name not in self.futures:
+            for need in self.needs[name]:
+                self._start(need)
+            self.futures[name] = self.pool.submit(getattr(self, f"_{name}"))
+
+    def result(self, name: str):
+        """The run's project folder, once the run is done (it fails as the run failed)."""
+        self._start(name)
+        return self.futures[name].result()
+
+    def _kedro(self, project: Path, *args: str, tracking: bool = True) -> Path:
+        kedro(project, *args, tracking=tracking, started=self.started)
+        return project
+
+    def _titles(self) -> Path:
+        return self._kedro(copy_project(self.root / "titles"), "run", "--pipelines",
+                           "data_processing,feature_engineering", "--to-outputs",
+                           "title_embeddings", tracking=False)
+
+    def _sample_run(self) -> Path:
+        return self._kedro(copy_project(self.root / "sample_run", self.result("titles")), "run")
+
+    def _second_run(self) -> Path:
+        return self._kedro(copy_project(self.root / "second_run", self.result("titles")), "run")
+
+    def _reseeded_run(self) -> Path:
+        project = shutil.copytree(self.result("second_run"), self.root / "reseeded_run")
+        return self._kedro(project, "run", "--pipeline", "finalmlp", "--namespaces", "finalmlp",
+                           "--params", "finalmlp.training.seed=7")
+
+    def _viz_build(self) -> Path:
+        return self._kedro(self.result("sample_run"), "viz", "build")
+
+    def _spark_run(self) -> Path | None:
+        if shutil.which("java") is None:
+            return None
+        project = copy_project(self.root / "spark_run", self.result("titles"))
+        spark_conf = project / "conf" / "spark" / "spark.yml"
+        spark_conf.write_text(spark_conf.read_text().replace("spark.master: local[*]",
+                                                             "spark.master: local[2]"))
+        return self._kedro(project, "run", "--env", "spark", "--pipelines",
+                           "data_processing,data_split,feature_engineering", tracking=False)
+
+    def stop(self) -> None:
+        """Stops runs still going (a session ended early) and the pool."""
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sample_runs(request, tmp_path_factory):
+    """Starts the background runs that the collected tests read, first thing; else nothing."""
+    wanted = set().union(*(getattr(item, "fixturenames", ()) for item in request.session.items))
+    wanted &= set(SampleRuns.needs) - {"titles"}
+    if not wanted:
+        yield None
+        return
+    runs = SampleRuns(tmp_path_factory.mktemp("sample_runs"), wanted)
+    yield runs
+    runs.stop()
+
+
 @pytest.fixture(scope="session")
-def sample_run(tmp_path_factory) -> Path:
+def sample_run(sample_runs) -> Path:
     """A project copy after one tracked `kedro run` on the shipped sample (DuckDB engine)."""
-    project = copy_project(tmp_path_factory.mktemp("sample_run"))
-    kedro(project, "run")
+    return sample_runs.result("sample_run")
+
+
+@pytest.fixture(scope="session")
+def second_run(sample_runs) -> Path:
+    """Another copy after the same tracked `kedro run`, in its own MLflow store."""
+    return sample_runs.result("second_run")
+
+
+@pytest.fixture(scope="session")
+def reseeded_run(sample_runs) -> Path:
+    """A copy of the second run after `kedro run --pipeline finalmlp` with seed 7."""
+    return sample_runs.result("reseeded_run")
+
+
+@pytest.fixture(scope="session")
+def viz_build(sample_runs) -> Path:
+    """The sample run's project after `kedro viz build`."""
+    return sample_runs.result("viz_build")
+
+
+@pytest.fixture(scope="session")
+def spark_run(sample_runs) -> Path:
+    """A copy after `kedro run --env spark` of the data stages (Spark ``local[2]``)."""
+    project = sample_runs.result("spark_run")
+    if project is None:
+        pytest.skip("PySpark needs a Java runtime (java not on PATH)")
     return project

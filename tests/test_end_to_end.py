@@ -1,19 +1,17 @@
 """The whole default pipeline on the shipped sample, as a user runs it: `kedro run`, twice, in fresh
-processes and fresh copies of the project (the first is the suite's shared ``sample_run``). Checks determinism (identical metrics, scores and FinalMLP weights), that each run is
-recorded in the local MLflow store with its tags and metrics, that a changed seed changes the
-results, and that `kedro viz build` succeeds."""
+processes and fresh copies of the project (the suite's shared ``sample_run`` and ``second_run``).
+Checks determinism (identical metrics, scores and FinalMLP weights), that each run is recorded in
+its local MLflow store with its tags and metrics, that a changed seed changes the results, and
+that `kedro viz build` succeeds."""
 
 from __future__ import annotations
 
 import filecmp
 import pickle
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
-
-from tests.conftest import copy_project, kedro
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +32,19 @@ def finalmlp_weights(project: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def two_runs(sample_run, tmp_path_factory):
-    """The shared sample run, and a second run of the same project in a fresh copy, recorded in
-    the same MLflow store."""
-    second = copy_project(tmp_path_factory.mktemp("second"))
-    shutil.copy(sample_run / "mlflow.db", second / "mlflow.db")  # one store, two runs
-    kedro(second, "run")
-    return sample_run, second
+def two_runs(sample_run, second_run):
+    return sample_run, second_run
+
+
+def mlflow_client(project: Path):
+    """A client of the project's local MLflow store."""
+    import mlflow
+
+    return mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+
+
+def recorded_runs(client) -> list:
+    return client.search_runs([client.get_experiment_by_name("book_recs").experiment_id])
 
 
 def test_two_runs_give_identical_numbers_and_weights(two_runs):
@@ -56,40 +60,27 @@ def test_two_runs_give_identical_numbers_and_weights(two_runs):
     assert all(torch.equal(weights1[k], weights2[k]) for k in weights1)
 
 
-def test_each_run_is_recorded_in_the_local_mlflow_store(two_runs):
-    import mlflow
-
-    _, second = two_runs
-    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{second / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("book_recs")
-    runs = client.search_runs([experiment.experiment_id])
-    assert len(runs) == 2
-    for run in runs:
+def test_each_run_is_recorded_in_its_local_mlflow_store(two_runs):
+    metrics = []
+    for project in two_runs:
+        client = mlflow_client(project)
+        (run,) = recorded_runs(client)
         assert run.data.tags["kedro_env"] == "local"
         assert len(run.data.tags["raw_data_sha256"]) == 64
         assert run.data.params["finalmlp.training.seed"] == "2021"
         assert any(name.startswith("finalmlp.") for name in run.data.metrics)
         assert client.list_artifacts(run.info.run_id, "plots")
-    assert runs[0].data.metrics == runs[1].data.metrics
+        metrics.append(run.data.metrics)
+    assert metrics[0] == metrics[1]
 
 
-def test_a_changed_seed_changes_the_model_and_is_tracked(two_runs):
-    import mlflow
-
-    _, second = two_runs  # the shared run stays as it was, for the tests that read it
-    before = finalmlp_weights(second)
-    kedro(second, "run", "--pipeline", "finalmlp", "--namespaces", "finalmlp",
-          "--params", "finalmlp.training.seed=7")
-    after = finalmlp_weights(second)
+def test_a_changed_seed_changes_the_model_and_is_tracked(second_run, reseeded_run):
+    before, after = finalmlp_weights(second_run), finalmlp_weights(reseeded_run)
     assert not all(torch.equal(before[k], after[k]) for k in before)
-    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{second / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("book_recs")
-    seeds = {r.data.params.get("finalmlp.training.seed")
-             for r in client.search_runs([experiment.experiment_id])}
+    seeds = {run.data.params.get("finalmlp.training.seed")
+             for run in recorded_runs(mlflow_client(reseeded_run))}
     assert seeds == {"2021", "7"}
 
 
-def test_kedro_viz_build_succeeds(two_runs):
-    first, _ = two_runs
-    kedro(first, "viz", "build")
-    assert (first / "build" / "index.html").exists()
+def test_kedro_viz_build_succeeds(viz_build):
+    assert (viz_build / "build" / "index.html").exists()

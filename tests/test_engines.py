@@ -1,10 +1,9 @@
 """One code path, two engines: the data stages on PySpark (``--env spark``, ``local[2]``, started by
-the test) give the same cleaned, split and model-input tables as on DuckDB (the shared sample
-run), from the same raw files and title cache."""
+the suite, see conftest.py) give the same cleaned, split and model-input tables as on DuckDB (the
+shared sample run), from the same raw files and title cache."""
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,26 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_project, kedro
-
 pytestmark = pytest.mark.slow
 TABLES = ["03_primary/cleaned_ratings", "03_primary/implicit_interactions",
           *[f"03_primary/{split}_ratings" for split in ("train", "valid", "test")],
           "04_feature/item_statistics", "04_feature/vocabularies",
           *[f"05_model_input/model_input_{split}" for split in ("train", "valid", "test")]]
-
-
-@pytest.fixture(scope="module")
-def spark_run(sample_run, tmp_path_factory) -> Path:
-    if shutil.which("java") is None:
-        pytest.skip("PySpark needs a Java runtime (java not on PATH)")
-    project = copy_project(tmp_path_factory.mktemp("spark_run"), title_cache_from=sample_run)
-    (project / "conf" / "spark" / "spark.yml").write_text(
-        (project / "conf" / "spark" / "spark.yml").read_text().replace(
-            "spark.master: local[*]", "spark.master: local[2]"))
-    kedro(project, "run", "--env", "spark",
-          "--pipelines", "data_processing,data_split,feature_engineering", tracking=False)
-    return project
 
 
 def read(folder: Path, table: str) -> pd.DataFrame:
