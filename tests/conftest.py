@@ -161,28 +161,24 @@ def sample_runs(request, tmp_path_factory):
     runs.stop()
 
 
-@pytest.fixture(scope="session")
-def sample_run(sample_runs) -> Path:
-    """A project copy after one tracked `kedro run` on the shipped sample (DuckDB engine)."""
-    return sample_runs.result("sample_run")
+def run_fixture(name: str, doc: str):
+    """A session fixture that waits for the background run ``name`` and returns its project."""
+
+    @pytest.fixture(scope="session", name=name)
+    def fixture(sample_runs) -> Path:
+        return sample_runs.result(name)
+
+    fixture.__doc__ = doc
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def second_run(sample_runs) -> Path:
-    """Another copy after the same tracked `kedro run`, in its own MLflow store."""
-    return sample_runs.result("second_run")
-
-
-@pytest.fixture(scope="session")
-def reseeded_run(sample_runs) -> Path:
-    """A copy of the second run after `kedro run --pipeline finalmlp` with seed 7."""
-    return sample_runs.result("reseeded_run")
-
-
-@pytest.fixture(scope="session")
-def viz_build(sample_runs) -> Path:
-    """The sample run's project after `kedro viz build`."""
-    return sample_runs.result("viz_build")
+sample_run = run_fixture(
+    "sample_run", "A project copy after one tracked `kedro run` on the shipped sample (DuckDB).")
+second_run = run_fixture(
+    "second_run", "Another copy after the same tracked `kedro run`, in its own MLflow store.")
+reseeded_run = run_fixture(
+    "reseeded_run", "A copy of the second run after `kedro run --pipeline finalmlp` with seed 7.")
+viz_build = run_fixture("viz_build", "The sample run's project after `kedro viz build`.")
 
 
 @pytest.fixture(scope="session")
