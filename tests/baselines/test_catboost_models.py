@@ -61,6 +61,11 @@ def test_sort_by_group_makes_groups_contiguous_and_keeps_order_within_groups():
         assert rows["ISBN"].tolist() == original["ISBN"].tolist()
 
 
+def test_sort_by_group_leaves_rows_already_in_group_order_uncopied():
+    ordered = sort_by_group(TRAIN)
+    assert sort_by_group(ordered) is ordered
+
+
 def test_ranking_pool_carries_contiguous_user_groups():
     pool = _pool(sort_by_group(TRAIN), SPECS, "Book-Rating", "User-ID")
     group_hashes = np.asarray(pool.get_group_id_hash())

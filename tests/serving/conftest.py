@@ -82,7 +82,7 @@ def fitted(books) -> FittedFeatures:
     statistics, priors = count_item_statistics(books, implicit, folds, config.item_statistic_keys)
     vocabularies = fit_vocabularies(books, config)
     numbers = numeric_features(books, config, titles, statistics, priors, row_folds=folds)
-    scaling = fit_scaling(numbers, numeric_columns(config, titles)).execute()
+    scaling = fit_scaling(numbers, numeric_columns(config, titles))
     return FittedFeatures(config, titles, statistics, priors, vocabularies, scaling)
 
 

@@ -118,8 +118,11 @@ def feature_columns(specs: Sequence[FeatureSpec]) -> tuple[list[str], list[str]]
 def sort_by_group(rows: pd.DataFrame, group_column: str = GROUP_COLUMN) -> pd.DataFrame:
     """Rows reordered so each group is one contiguous block (stable: order inside a group kept).
 
-    CatBoost's ranking losses require the objects of one group to be adjacent.
+    CatBoost's ranking losses require the objects of one group to be adjacent. Rows already in
+    group order (the model input's are) come back as they are: no copy of a wide table.
     """
+    if rows[group_column].is_monotonic_increasing:
+        return rows
     return rows.sort_values(group_column, kind="stable").reset_index(drop=True)
 
 

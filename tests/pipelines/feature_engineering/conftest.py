@@ -212,8 +212,8 @@ def fit_stage(splits: dict[str, pd.DataFrame], implicit: pd.DataFrame, params: d
     statistics, priors = (con.to_pyarrow(table) for table in count_item_statistics(
         train, ibis.memtable(implicit), ibis.memtable(folds), params))
     vocabularies = con.to_pyarrow(fit_vocabularies(train, params))
-    scaling = con.execute(fit_scaling(train, ibis.memtable(components), ibis.memtable(statistics),
-                                      ibis.memtable(priors), ibis.memtable(folds), params))
+    scaling = fit_scaling(train, ibis.memtable(components), ibis.memtable(statistics),
+                          ibis.memtable(priors), ibis.memtable(folds), params)
     return FeatureStage(con, params, cache, titles, train_titles, pca, components, folds,
                         statistics, priors, vocabularies, scaling)
 

@@ -105,7 +105,7 @@ def fit_vocabularies(train: ir.Table, params: dict[str, Any]) -> ir.Table:
 
 
 def fit_scaling(train: ir.Table, title_components: ir.Table, statistics: ir.Table,
-                priors: ir.Table, folds: ir.Table, params: dict[str, Any]) -> ir.Table:
+                priors: ir.Table, folds: ir.Table, params: dict[str, Any]) -> pd.DataFrame:
     """Median, minimum and maximum of every numeric column over the train rows (their item
     statistics out of fold, as the train model input has them)."""
     config = FieldConfig.from_params(params)
@@ -120,7 +120,7 @@ def build_model_input(ratings: ir.Table, title_components: ir.Table, statistics:
     """Model input of valid or test rows (or any cleaned-like rows) with what train fitted."""
     return model_input.build_model_input(ratings, FieldConfig.from_params(params),
                                          title_components, statistics, priors, vocabularies,
-                                         scaling)
+                                         scaling, materialize=True)
 
 
 def build_train_model_input(ratings: ir.Table, title_components: ir.Table, statistics: ir.Table,
@@ -130,7 +130,7 @@ def build_train_model_input(ratings: ir.Table, title_components: ir.Table, stati
     come from the other user folds, never from its own label."""
     return model_input.build_model_input(ratings, FieldConfig.from_params(params),
                                          title_components, statistics, priors, vocabularies,
-                                         scaling, row_folds=folds)
+                                         scaling, row_folds=folds, materialize=True)
 
 
 def build_feature_specs(vocabularies: pd.DataFrame, scaling: pd.DataFrame,
