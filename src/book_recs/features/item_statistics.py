@@ -104,14 +104,16 @@ def count_item_statistics(train: ir.Table, implicit: ir.Table, folds: ir.Table,
     return statistics.order_by(["key", "value", FOLD_COLUMN]), priors.order_by(FOLD_COLUMN)
 
 
-def _totals(statistics: ir.Table, out_of_fold: bool, folds: int) -> ir.Table:
-    """Sums per (key, value) over all folds, or, out of fold, per (key, value, fold) over the
-    other folds: all folds minus the fold's own sums."""
+def _totals(statistics: ir.Table, row_folds: ir.Table | None) -> ir.Table:
+    """Sums per (key, value) over all folds, or, out of fold, per (key, value, fold of
+    ``row_folds``) over the other folds: all folds minus the fold's own sums."""
     totals = statistics.group_by(["key", "value"]).aggregate(
         **{name: statistics[name].sum() for name in SUMS})
-    if not out_of_fold:
+    if row_folds is None:
         return totals
-    every_fold = totals.cross_join(ibis.memtable({FOLD_COLUMN: list(range(folds))}))
+    # The folds from a table, not a memtable: Ibis' PySpark `Table.cache` does not register
+    # memtables.
+    every_fold = totals.cross_join(row_folds.select(FOLD_COLUMN).distinct())
     own = statistics.rename(**{f"_own_{name}": name for name in SUMS})
     joined = every_fold.left_join(own, ["key", "value", FOLD_COLUMN])
     return joined.select("key", "value", FOLD_COLUMN, **{
@@ -186,7 +188,7 @@ def item_statistic_features(rows: ir.Table, statistics: ir.Table, priors: ir.Tab
     out_of_fold = row_folds is not None
     count_scale = folds / (folds - 1) if out_of_fold else 1.0
     on_fold = [FOLD_COLUMN] if out_of_fold else []
-    totals = _totals(statistics, out_of_fold, folds)
+    totals = _totals(statistics, row_folds)
     key_priors = _priors(statistics, priors, out_of_fold)
     result = rows.join(row_folds, USER_COLUMN) if out_of_fold else rows
     zeros = {name: ibis.literal(0, "float64") for name in SUMS}

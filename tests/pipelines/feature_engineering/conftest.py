@@ -197,7 +197,8 @@ class FeatureStage:
 def fit_stage(splits: dict[str, pd.DataFrame], implicit: pd.DataFrame, params: dict,
               cache: pd.DataFrame | None = None) -> FeatureStage:
     """Run the fitting nodes of the feature stage on ``splits`` (the fake encoder encodes)."""
-    con = ibis.duckdb.connect()
+    # The default backend: where memtables run, and so where the nodes cache (`Table.cache`).
+    con = ibis.get_backend()
     train = ibis.memtable(splits["train"])
     titles = con.execute(list_titles(ibis.memtable(pd.concat(splits.values(),
                                                              ignore_index=True))))
@@ -212,8 +213,8 @@ def fit_stage(splits: dict[str, pd.DataFrame], implicit: pd.DataFrame, params: d
     statistics, priors = (con.to_pyarrow(table) for table in count_item_statistics(
         train, ibis.memtable(implicit), ibis.memtable(folds), params))
     vocabularies = con.to_pyarrow(fit_vocabularies(train, params))
-    scaling = fit_scaling(train, ibis.memtable(components), ibis.memtable(statistics),
-                          ibis.memtable(priors), ibis.memtable(folds), params)
+    scaling = con.execute(fit_scaling(train, ibis.memtable(components), ibis.memtable(statistics),
+                                      ibis.memtable(priors), ibis.memtable(folds), params))
     return FeatureStage(con, params, cache, titles, train_titles, pca, components, folds,
                         statistics, priors, vocabularies, scaling)
 

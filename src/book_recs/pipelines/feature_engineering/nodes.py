@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -105,13 +106,15 @@ def fit_vocabularies(train: ir.Table, params: dict[str, Any]) -> ir.Table:
 
 
 def fit_scaling(train: ir.Table, title_components: ir.Table, statistics: ir.Table,
-                priors: ir.Table, folds: ir.Table, params: dict[str, Any]) -> pd.DataFrame:
+                priors: ir.Table, folds: ir.Table, params: dict[str, Any]) -> ir.Table:
     """Median, minimum and maximum of every numeric column over the train rows (their item
-    statistics out of fold, as the train model input has them)."""
+    statistics out of fold, as the train model input has them); one row, written by the
+    engine like every fitted table."""
     config = FieldConfig.from_params(params)
     numbers = model_input.numeric_features(train, config, title_components, statistics, priors,
                                            row_folds=folds)
-    return model_input.fit_scaling(numbers, model_input.numeric_columns(config, title_components))
+    return ibis.memtable(model_input.fit_scaling(
+        numbers, model_input.numeric_columns(config, title_components)))
 
 
 def build_model_input(ratings: ir.Table, title_components: ir.Table, statistics: ir.Table,

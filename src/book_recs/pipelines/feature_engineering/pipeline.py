@@ -73,7 +73,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                         "title_components": "title_components@ibis",
                         "statistics": "item_statistics@ibis", "priors": "statistics_priors@ibis",
                         "folds": "statistics_folds@ibis", "params": PARAMS},
-                outputs="scaling_statistics@pandas",
+                outputs="scaling_statistics@ibis",
                 name="fit_scaling",
             ),
             Node(
