@@ -31,10 +31,15 @@ FULL_DATA_ENVS = ("full", "tuned")
 def headline_metrics(data_dir: Path) -> dict[str, dict[str, float]]:
     """Test-split AUC, gAUC, avgAUC, nDCG@3 and mean per-user nDCG of every model, from its
     metrics report."""
+    from book_recs.model_registry import MODEL_NAMES
+
     metrics = {}
-    for path in sorted((data_dir / "08_reporting").glob("*/metrics.json")):
+    for model in MODEL_NAMES:  # not the recommender's report, which has other metrics
+        path = data_dir / "08_reporting" / model / "metrics.json"
+        if not path.exists():
+            continue
         test = json.loads(path.read_text())["test"]["metrics"]
-        metrics[path.parent.name] = {name: round(test[name]["value"], 4)
+        metrics[model] = {name: round(test[name]["value"], 4)
                                      for name in ("auc", "gauc", "avgauc", "ndcg@3", "ndcg")
                                      if name in test}
     return metrics
