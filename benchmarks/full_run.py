@@ -40,8 +40,7 @@ def headline_metrics(data_dir: Path) -> dict[str, dict[str, float]]:
             continue
         test = json.loads(path.read_text())["test"]["metrics"]
         metrics[model] = {name: round(test[name]["value"], 4)
-                                     for name in ("auc", "gauc", "avgauc", "ndcg@3", "ndcg")
-                                     if name in test}
+                          for name in ("auc", "gauc", "avgauc", "ndcg@3", "ndcg") if name in test}
     return metrics
 
 
