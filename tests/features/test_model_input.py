@@ -4,7 +4,8 @@ import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MinMaxScaler
 
-from book_recs.features.model_input import MEDIANS_PER_PASS, column_scalings, fit_scaling
+from book_recs.features import model_input
+from book_recs.features.model_input import column_scalings, fit_scaling
 
 
 def _numbers(columns: int, rows: int = 101) -> pd.DataFrame:
@@ -17,8 +18,9 @@ def _numbers(columns: int, rows: int = 101) -> pd.DataFrame:
     return pd.DataFrame(values, columns=[f"x{i}" for i in range(columns)])
 
 
-def test_fit_scaling_takes_every_column_across_passes():
-    numbers = _numbers(2 * MEDIANS_PER_PASS + 3)
+def test_fit_scaling_takes_every_column_across_passes(monkeypatch):
+    numbers = _numbers(35)
+    monkeypatch.setattr(model_input, "VALUES_PER_PASS", 16 * len(numbers))  # three passes
     scaling = fit_scaling(ibis.memtable(numbers), list(numbers.columns))
     assert len(scaling) == 1
     assert list(scaling.columns) == [f"{statistic}:{column}" for column in numbers.columns
@@ -33,7 +35,7 @@ def test_fit_scaling_takes_every_column_across_passes():
 
 
 def test_column_scalings_equal_sklearn_imputer_then_min_max_scaler():
-    numbers = _numbers(MEDIANS_PER_PASS + 1)
+    numbers = _numbers(17)
     scalings = column_scalings(fit_scaling(ibis.memtable(numbers), list(numbers.columns)))
     imputed = SimpleImputer(strategy="median", keep_empty_features=True).fit(numbers)
     scaler = MinMaxScaler().fit(imputed.transform(numbers))
