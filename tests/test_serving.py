@@ -66,7 +66,8 @@ def test_the_served_model_gives_the_batch_pipelines_answer(server, sample_run,
     assert len(answer) == reader["top_n"] == len(batch)
     assert answer["rank"].tolist() == list(range(1, reader["top_n"] + 1))
     assert answer["ISBN"].tolist() == batch["ISBN"].tolist()
-    np.testing.assert_allclose(answer["score"], batch["score"], rtol=1e-12)
+    # float32: the batch scores other readers' rows beside this one's, which may move a last bit.
+    np.testing.assert_allclose(answer["score"], batch["score"], rtol=1e-6)
     assert answer["score"].is_monotonic_decreasing
     assert not answer["ISBN"].isin(reader["exclude_isbns"]).any()
     assert answer[["Book-Title", "Book-Author"]].notna().all().all()
