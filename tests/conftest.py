@@ -4,8 +4,8 @@ serving, the engines' agreement.
 
 Those runs start in the background when the session begins, the ones its tests read only, and go
 on while the unit tests run: the sample's titles are encoded once, then the tracked run, a second
-run for determinism and the Spark run of the data stages go side by side (each uses about one
-core). A test that reads a run waits for it.
+run (one seed changed: determinism of everything else), `kedro viz build` and the Spark run of the
+data stages go side by side. The tests that read a run come last, and wait for it.
 """
 
 from __future__ import annotations
