@@ -21,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+from book_recs.model_registry import MODEL_NAMES
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stages import PROJECT_PATH, STAGES, configured_globals, measure_stages  # noqa: E402
 
@@ -31,8 +33,6 @@ FULL_DATA_ENVS = ("full", "tuned")
 def headline_metrics(data_dir: Path) -> dict[str, dict[str, float]]:
     """Test-split AUC, gAUC, avgAUC, nDCG@3 and mean per-user nDCG of every model, from its
     metrics report."""
-    from book_recs.model_registry import MODEL_NAMES
-
     metrics = {}
     for model in MODEL_NAMES:  # not the recommender's report, which has other metrics
         path = data_dir / "08_reporting" / model / "metrics.json"

@@ -37,8 +37,8 @@ RESEEDED = "dualmlp"
 # re-planning (compiling each short query cost more than it saved: 142 CPU-s instead of 166).
 SPARK_FOR_TESTS = {"spark.master": "local[2]", "spark.sql.shuffle.partitions": 2,
                    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
-                   "spark.sql.codegen.wholeStage": False, "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-                   "spark.sql.adaptive.enabled": False}
+                   "spark.sql.codegen.wholeStage": False,
+                   "spark.sql.codegen.factoryMode": "NO_CODEGEN", "spark.sql.adaptive.enabled": False}
 
 
 def kedro(project: Path, *args: str, tracking: bool = True,

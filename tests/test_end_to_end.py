@@ -79,9 +79,9 @@ def test_what_the_changed_seed_does_not_reach_is_identical(two_runs):
 def test_the_changed_seed_changes_its_model_and_is_tracked(two_runs):
     first, second = (weights(project, RESEEDED) for project in two_runs)
     assert not all(torch.equal(first[k], second[k]) for k in first)
-    first_outputs, second_outputs = (outputs(project) for project in two_runs)
-    scores = f"07_model_output/{RESEEDED}/scores_test.parquet"
-    assert not filecmp.cmp(first_outputs[scores], second_outputs[scores], shallow=False)
+    first_scores, second_scores = (project / "data" / "07_model_output" / RESEEDED
+                                   / "scores_test.parquet" for project in two_runs)
+    assert not filecmp.cmp(first_scores, second_scores, shallow=False)
     seeds = [recorded_runs(mlflow_client(project))[0].data.params[f"{RESEEDED}.training.seed"]
              for project in two_runs]
     assert seeds == ["2021", "7"]
