@@ -7,15 +7,18 @@ then again (cached), through the same datasets as the pipeline (``OptionalParque
 
 - previous: one sentence-transformers ``encode`` call over the sorted new titles, batches of 128
   titles padded to their longest, torch's own thread count (the code before the fixed shapes);
-- current: ``TitleEncoder`` (fixed batch shapes per token length, one thread).
+- current: ``TitleEncoder`` (fixed batch shapes per token length, one thread) in this process;
+- pooled: the same, its batches shared out to ``--processes`` single-thread worker processes
+  (sentence-transformers' multi-process pool; ``title_processes: auto`` from 10,000 titles on).
 
-Then the current vectors are checked byte for byte against the same titles encoded again in
-another company (two random halves, in reverse order) and one at a time, and compared by cosine
+Then the current vectors are checked byte for byte against the pooled ones and the same titles
+encoded again in another company (two random halves, in reverse order) and one at a time, and compared by cosine
 with the previous setting's and, given ``--reference``, with vectors saved by the code before
 this change (an ``.npz`` with ``titles`` and ``vectors``, kept outside the repo). The printed
 digest of the current vectors is the same in every run on one machine (same library versions).
 
     python benchmarks/title_embeddings.py                   # 5000 titles from ../shared
+    python benchmarks/title_embeddings.py --titles 20000 --skip-previous  # past the pool threshold
     python benchmarks/title_embeddings.py --titles 0        # all ~135k titles (minutes per setting)
     python benchmarks/title_embeddings.py --reference /tmp/titles_ref/reference_5000.npz
 """
@@ -113,7 +116,9 @@ def main() -> None:
     parser.add_argument("--titles", type=int, default=5000, help="unique titles (0: all)")
     parser.add_argument("--alone", type=int, default=20, help="titles also encoded one at a time")
     parser.add_argument("--reference", type=Path, help=".npz of titles and previous vectors")
-    parser.add_argument("--skip-previous", action="store_true", help="time the current only")
+    parser.add_argument("--skip-previous", action="store_true", help="time current and pooled only")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="worker processes of the pooled setting (0: one per core)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--seed", type=int, default=2021)
     args = parser.parse_args()
@@ -122,6 +127,7 @@ def main() -> None:
 
     import torch
 
+    from book_recs.devices import available_cores
     from book_recs.features import DEFAULT_ENCODER, encoder_key, load_title_encoder
     from book_recs.features.title_embeddings import TOKENS_PER_BATCH
 
@@ -130,14 +136,19 @@ def main() -> None:
     size = len(all_titles) if args.titles == 0 else min(args.titles, len(all_titles))
     titles = sorted(rng.choice(all_titles, size=size, replace=False))
     start = time.perf_counter()
-    encoder = load_title_encoder(DEFAULT_ENCODER, "cpu")
+    encoder = load_title_encoder(DEFAULT_ENCODER, "cpu", processes=1)
     load_seconds = time.perf_counter() - start
     print(f"{len(titles)} titles; torch threads {torch.get_num_threads()} (previous setting), "  # noqa: T201
           f"1 (current, {TOKENS_PER_BATCH}-token batches); model load {load_seconds:.1f} s")
 
-    current = cold_and_cached("current", titles, encoder_key(DEFAULT_ENCODER, "cpu"),
-                              lambda: load_title_encoder(DEFAULT_ENCODER, "cpu"))
+    key = encoder_key(DEFAULT_ENCODER, "cpu")
+    current = cold_and_cached("current", titles, key,
+                              lambda: load_title_encoder(DEFAULT_ENCODER, "cpu", processes=1))
     print(f"digest of the current vectors: {hashlib.sha256(current.tobytes()).hexdigest()[:16]}")  # noqa: T201
+    processes = args.processes or available_cores()
+    pooled = cold_and_cached(f"pooled/{processes}", titles, key,
+                             lambda: load_title_encoder(DEFAULT_ENCODER, "cpu", processes))
+    print(f"bit-identical: pooled in {processes} processes: {np.array_equal(pooled, current)}")  # noqa: T201
 
     halves = rng.permutation(len(titles))
     again = np.empty_like(current)

@@ -7,8 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from book_recs.devices import resolve_device
+from book_recs.devices import available_cores, resolve_device
 from book_recs.features.title_embeddings import (
+    MAX_AUTO_WORKERS,
+    MIN_TITLES_FOR_POOL,
+    TOKENS_PER_BATCH,
+    TitleEncoder,
     add_title_embeddings,
     empty_title_cache,
     encoder_key,
@@ -150,3 +154,39 @@ def test_vectors_match_the_plain_sentence_transformers_encoding(encoder):
     vectors = encoder.encode(TITLES)
     assert (vectors * padded).sum(axis=1).min() > 0.999
     assert not np.array_equal(vectors, padded)  # the padding did move the last bits
+
+
+def test_worker_processes_encode_the_same_bytes(encoder, monkeypatch):
+    """Two single-thread workers, each given whole batches of a length, give the in-process bytes."""
+    titles = [f"Book {number}" for number in range(300)] + TITLES
+    lengths, counts = np.unique(encoder.token_lengths(titles), return_counts=True)
+    assert (counts > TOKENS_PER_BATCH // lengths).any()  # batches of one length for both workers
+    started = []
+    model_class = type(encoder.model)  # patched on the class: the model itself goes to the workers
+    start_pool = model_class.start_multi_process_pool
+    monkeypatch.setattr(model_class, "start_multi_process_pool",
+                        lambda model, devices: started.append(devices) or start_pool(model, devices))
+    shared = TitleEncoder(encoder.model, processes=2).encode(titles)
+    assert started == [["cpu", "cpu"]]
+    assert shared.tobytes() == encoder.encode(titles).tobytes()
+
+
+class OnDevice:
+    """Stands in for a sentence-transformers model: only its device is read."""
+
+    def __init__(self, device: str) -> None:
+        self.device = torch.device(device)
+
+
+def test_auto_starts_workers_only_for_many_titles_on_the_cpu():
+    auto = TitleEncoder(OnDevice("cpu"), processes="auto")
+    assert auto.worker_count(MIN_TITLES_FOR_POOL - 1) == 1
+    assert auto.worker_count(MIN_TITLES_FOR_POOL) == min(available_cores(), MAX_AUTO_WORKERS)
+    assert TitleEncoder(OnDevice("cuda"), processes="auto").worker_count(10**6) == 1
+    assert TitleEncoder(OnDevice("cpu"), processes=3).worker_count(5) == 3
+
+
+@pytest.mark.parametrize(("device", "processes"), [("cpu", 0), ("cuda", 2)])
+def test_impossible_worker_counts_are_refused(device, processes):
+    with pytest.raises(ValueError, match="auto, 1, or more on the CPU"):
+        TitleEncoder(OnDevice(device), processes=processes).worker_count(100)

@@ -8,7 +8,9 @@ side and are never mixed: lookups always filter on the key.
 A title's vector is a pure function of (key, title): ``TitleEncoder`` computes it in a batch of
 a fixed shape that depends on the title's token length only (titles of one length, never padded,
 filled up with copies to a fixed row count) with one thread, so neither its
-companions, its position, the job's size nor the machine's core count change a bit. The old
+companions, its position, the job's size nor the machine's core count change a bit. Many titles
+are shared out to a pool of single-thread worker processes (sentence-transformers' own
+multi-process pool), each computing the same shapes: the same bytes, one core each. The old
 vectors (one ``encode`` call over all new titles: padding and batch shapes varying with the
 other titles) moved by ~1e-7 with their batch; they were cached under the bare model name
 (``all-MiniLM-L6-v2``), a key no lookup uses now.
@@ -26,16 +28,19 @@ Example (a fake encoder stands in for sentence-transformers):
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from unittest import mock
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from book_recs.devices import one_torch_thread, resolve_device
+from book_recs.devices import available_cores, one_torch_thread, resolve_device
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -52,6 +57,11 @@ PACKAGED_ENCODERS = {
 }
 # Tokens per batch: a batch of titles of L tokens has TOKENS_PER_BATCH // L rows, always.
 TOKENS_PER_BATCH = 512
+# `processes: auto` starts a worker pool from this many titles on, of one worker per core up to
+# MAX_AUTO_WORKERS: workers start one after the other (each imports sentence-transformers, ~10 s
+# here) and each encodes ~150 titles/s, so for the ~130k full-data titles more would not pay.
+MIN_TITLES_FOR_POOL = 10_000
+MAX_AUTO_WORKERS = 8
 # How TitleEncoder computes: torch in float32 in those fixed batch shapes. Part of the cache key.
 ENCODING = f"float32-{TOKENS_PER_BATCH}-token-batches"
 
@@ -85,28 +95,65 @@ class TitleEncoder:
     ``TOKENS_PER_BATCH // L`` rows (the group's last batch is filled up with copies of its first
     title) and torch computes with one thread.
 
+    On the CPU, the batches of a length can be shared out to worker processes, each with one
+    thread: every batch keeps its shape, so the bytes do not change, and each core encodes.
+
     Attributes:
         model: The sentence-transformers model, on the device it encodes on.
+        processes: Worker processes on the CPU: ``"auto"`` (one per core the job may use, at most
+            ``MAX_AUTO_WORKERS``, from ``MIN_TITLES_FOR_POOL`` titles on; else this process) or a
+            number (1: this process).
     """
 
     model: SentenceTransformer
+    processes: int | str = "auto"
 
     def encode(self, titles: list[str], show_progress_bar: bool = False) -> np.ndarray:
         """Vectors of ``titles``, float32 of shape (len(titles), embedding dim), in their order."""
         lengths = self.token_lengths(titles)
         order = np.argsort(lengths, kind="stable")
         group_starts = np.flatnonzero(np.diff(lengths[order])) + 1
+        workers = self.worker_count(len(titles))
         parts = []
-        with one_torch_thread(), tqdm(total=len(titles), desc="titles",
-                                 disable=not show_progress_bar) as progress:
+        with one_torch_thread(), self.worker_pool(workers) as pool, tqdm(
+                total=len(titles), desc="titles", disable=not show_progress_bar) as progress:
             for group in np.split(order, group_starts):
                 rows = max(1, TOKENS_PER_BATCH // int(lengths[group[0]]))
                 batch = [titles[i] for i in group] + [titles[group[0]]] * (-len(group) % rows)
+                # Whole batches per worker, about as many for each.
+                sharing = {} if pool is None else {
+                    "pool": pool, "chunk_size": rows * -(-len(batch) // (rows * workers))}
                 vectors = self.model.encode(batch, batch_size=rows, show_progress_bar=False,
-                                            convert_to_numpy=True)
+                                            convert_to_numpy=True, **sharing)
                 parts.append(vectors[:len(group)])
                 progress.update(len(group))
         return np.concatenate(parts).astype(np.float32)[np.argsort(order)]
+
+    def worker_count(self, titles: int) -> int:
+        """Processes that encode ``titles`` titles: 1 on a GPU or for few titles with ``auto``."""
+        if self.processes == "auto":
+            cpu = self.model.device.type == "cpu"
+            many = cpu and titles >= MIN_TITLES_FOR_POOL
+            return min(available_cores(), MAX_AUTO_WORKERS) if many else 1
+        workers = int(self.processes)
+        if workers < 1 or (workers > 1 and self.model.device.type != "cpu"):
+            raise ValueError(f"title processes {self.processes!r}: auto, 1, or more on the CPU")
+        return workers
+
+    @contextmanager
+    def worker_pool(self, workers: int) -> Iterator[dict[str, Any] | None]:
+        """sentence-transformers' pool of ``workers`` CPU processes, each with one torch thread
+        (None for one: this process encodes)."""
+        if workers == 1:
+            yield None
+            return
+        logger.info("encoding titles in %d worker processes", workers)
+        with mock.patch.dict(os.environ, {"OMP_NUM_THREADS": "1"}):  # the workers' thread count
+            pool = self.model.start_multi_process_pool(["cpu"] * workers)
+        try:
+            yield pool
+        finally:
+            self.model.stop_multi_process_pool(pool)
 
     def token_lengths(self, titles: list[str], chunk_size: int = 4096) -> np.ndarray:
         """Tokens per title as the model reads it (special tokens included, after truncation)."""
@@ -116,7 +163,8 @@ class TitleEncoder:
         ])
 
 
-def load_title_encoder(name: str, device: str = "auto") -> TitleEncoder:
+def load_title_encoder(name: str, device: str = "auto",
+                       processes: int | str = "auto") -> TitleEncoder:
     """A sentence-transformers model by hub name or local path, on ``device``.
 
     ``all-MiniLM-L6-v2`` (or ``sentence-transformers/all-MiniLM-L6-v2``) loads from the
@@ -127,6 +175,7 @@ def load_title_encoder(name: str, device: str = "auto") -> TitleEncoder:
     Args:
         name: Model name or path.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (see ``book_recs.devices``).
+        processes: CPU worker processes (``TitleEncoder.processes``).
     """
     from sentence_transformers import SentenceTransformer  # heavy: imported only when encoding
 
@@ -134,8 +183,8 @@ def load_title_encoder(name: str, device: str = "auto") -> TitleEncoder:
     if name in PACKAGED_ENCODERS:
         package = __import__(PACKAGED_ENCODERS[name])
         return TitleEncoder(SentenceTransformer(str(package.get_model_path()), device=device_name,
-                                                local_files_only=True))
-    return TitleEncoder(SentenceTransformer(name, device=device_name))
+                                                local_files_only=True), processes)
+    return TitleEncoder(SentenceTransformer(name, device=device_name), processes)
 
 
 def empty_title_cache() -> pd.DataFrame:

@@ -59,7 +59,7 @@ def fake_encoder() -> Iterator[CountingEncoder]:
     """The fake encoder, returned by the nodes' encoder loader whatever the name and device."""
     fake = CountingEncoder()
 
-    def load(name: str, device: str) -> CountingEncoder:
+    def load(name: str, device: str, processes: int | str) -> CountingEncoder:
         fake.name = name
         return fake
 
@@ -100,6 +100,7 @@ def params() -> dict:
     return {
         "title_encoder": "fake-encoder",
         "title_device": "cpu",
+        "title_processes": "auto",
         "pca_variance_share": 0.8,
         "seed": 2021,
         "numeric_fields": ["Age"],

@@ -49,8 +49,9 @@ def update_title_embeddings(
     Args:
         titles: The distinct titles of the cleaned ratings (``book_titles``).
         cache: The cache so far (``title_embeddings_cached``; empty on the first run).
-        params: ``title_encoder`` (sentence-transformers name or path) and ``title_device``
-            (``auto``, ``cpu``, ``cuda`` or ``cuda:N``).
+        params: ``title_encoder`` (sentence-transformers name or path), ``title_device``
+            (``auto``, ``cpu``, ``cuda`` or ``cuda:N``) and ``title_processes`` (``auto`` or a
+            number of CPU worker processes: they change the speed, never the vectors).
 
     Returns:
         The cache with one row per (encoder, title) seen so far: saved as ``title_embeddings``,
@@ -58,7 +59,7 @@ def update_title_embeddings(
     """
     name, device = params["title_encoder"], params["title_device"]
     return add_title_embeddings(cache, titles[TITLE_FIELD], encoder_key(name, device),
-                                lambda: load_title_encoder(name, device))
+                                lambda: load_title_encoder(name, device, params["title_processes"]))
 
 
 def fit_title_pca(train_titles: pd.DataFrame, title_embeddings: pd.DataFrame,
