@@ -30,6 +30,7 @@ from book_recs.models.training import TrainingConfig, fit, seed_everything
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 ROWS = {"train": 269_337, "valid": 38_294, "test": 76_211}
 TITLE_COMPONENTS = 146
+USERS = 68_000  # readers in the full data's splits, for user-grouped batches and ranking losses
 VOCABULARIES = {"Book-Author": 62_000, "Year-Of-Publication": 100, "Publisher": 11_000,
                 "state": 1_400, "country": 300}
 USER_FIELDS = {"Age", "state", "country"}
@@ -45,7 +46,8 @@ def synthetic_specs() -> list[FeatureSpec]:
 
 
 def synthetic_frame(specs: list[FeatureSpec], n: int, rng: np.random.Generator) -> pd.DataFrame:
-    columns = {"label": rng.integers(0, 2, n)}
+    columns = {"label": rng.integers(0, 2, n), "Book-Rating": rng.integers(1, 11, n),
+               "User-ID": np.sort(rng.integers(0, USERS, n))}
     for spec in specs:
         columns[spec.name] = (rng.random(n, dtype=np.float32) if spec.kind == "numeric"
                               else rng.integers(0, spec.vocab_size, n))
