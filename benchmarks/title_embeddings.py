@@ -12,10 +12,11 @@ then again (cached), through the same datasets as the pipeline (``OptionalParque
   (sentence-transformers' multi-process pool; ``title_processes: auto`` from 10,000 titles on).
 
 Then the current vectors are checked byte for byte against the pooled ones and the same titles
-encoded again in another company (two random halves, in reverse order) and one at a time, and compared by cosine
-with the previous setting's and, given ``--reference``, with vectors saved by the code before
-this change (an ``.npz`` with ``titles`` and ``vectors``, kept outside the repo). The printed
-digest of the current vectors is the same in every run on one machine (same library versions).
+encoded again in another company (two random halves, in reverse order) and one at a time, and
+compared by cosine with the previous setting's and, given ``--reference``, with vectors saved by
+the code before this change (an ``.npz`` with ``titles`` and ``vectors``, kept outside the repo).
+The printed digest of the current vectors is the same in every run on one machine (same library
+versions).
 
     python benchmarks/title_embeddings.py                   # 5000 titles from ../shared
     python benchmarks/title_embeddings.py --titles 20000 --skip-previous  # past the pool threshold

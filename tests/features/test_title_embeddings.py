@@ -157,15 +157,19 @@ def test_vectors_match_the_plain_sentence_transformers_encoding(encoder):
 
 
 def test_worker_processes_encode_the_same_bytes(encoder, monkeypatch):
-    """Two single-thread workers, each given whole batches of a length, give the in-process bytes."""
+    """Two single-thread workers, given whole batches of a length, give the in-process bytes."""
     titles = [f"Book {number}" for number in range(300)] + TITLES
     lengths, counts = np.unique(encoder.token_lengths(titles), return_counts=True)
     assert (counts > TOKENS_PER_BATCH // lengths).any()  # batches of one length for both workers
     started = []
     model_class = type(encoder.model)  # patched on the class: the model itself goes to the workers
     start_pool = model_class.start_multi_process_pool
-    monkeypatch.setattr(model_class, "start_multi_process_pool",
-                        lambda model, devices: started.append(devices) or start_pool(model, devices))
+
+    def recording_start(model, devices):
+        started.append(devices)
+        return start_pool(model, devices)
+
+    monkeypatch.setattr(model_class, "start_multi_process_pool", recording_start)
     shared = TitleEncoder(encoder.model, processes=2).encode(titles)
     assert started == [["cpu", "cpu"]]
     assert shared.tobytes() == encoder.encode(titles).tobytes()
