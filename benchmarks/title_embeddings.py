@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, help=".npz of titles and previous vectors")
     parser.add_argument("--skip-previous", action="store_true", help="time current and pooled only")
     parser.add_argument("--processes", type=int, default=0,
-                        help="worker processes of the pooled setting (0: one per core)")
+                        help="worker processes of the pooled setting (0: one per torch thread)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--seed", type=int, default=2021)
     args = parser.parse_args()
@@ -128,7 +128,6 @@ def main() -> None:
 
     import torch
 
-    from book_recs.devices import available_cores
     from book_recs.features import DEFAULT_ENCODER, encoder_key, load_title_encoder
     from book_recs.features.title_embeddings import TOKENS_PER_BATCH
 
@@ -146,7 +145,7 @@ def main() -> None:
     current = cold_and_cached("current", titles, key,
                               lambda: load_title_encoder(DEFAULT_ENCODER, "cpu", processes=1))
     print(f"digest of the current vectors: {hashlib.sha256(current.tobytes()).hexdigest()[:16]}")  # noqa: T201
-    processes = args.processes or available_cores()
+    processes = args.processes or torch.get_num_threads()
     pooled = cold_and_cached(f"pooled/{processes}", titles, key,
                              lambda: load_title_encoder(DEFAULT_ENCODER, "cpu", processes))
     print(f"bit-identical: pooled in {processes} processes: {np.array_equal(pooled, current)}")  # noqa: T201

@@ -11,7 +11,6 @@ sees a GPU, else ``cpu``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -48,14 +47,6 @@ def resolve_device(name: str) -> torch.device:
     if device.index is not None and device.index >= torch.cuda.device_count():
         raise ValueError(f"device {name!r}: torch sees {torch.cuda.device_count()} GPU(s)")
     return device
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity where the OS tells it, as in a container
-    or under ``taskset``)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 @contextmanager

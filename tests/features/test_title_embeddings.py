@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from book_recs.devices import available_cores, resolve_device
+from book_recs.devices import resolve_device
 from book_recs.features.title_embeddings import (
     MAX_AUTO_WORKERS,
     MIN_TITLES_FOR_POOL,
@@ -185,7 +185,7 @@ class OnDevice:
 def test_auto_starts_workers_only_for_many_titles_on_the_cpu():
     auto = TitleEncoder(OnDevice("cpu"), processes="auto")
     assert auto.worker_count(MIN_TITLES_FOR_POOL - 1) == 1
-    assert auto.worker_count(MIN_TITLES_FOR_POOL) == min(available_cores(), MAX_AUTO_WORKERS)
+    assert auto.worker_count(MIN_TITLES_FOR_POOL) == min(torch.get_num_threads(), MAX_AUTO_WORKERS)
     assert TitleEncoder(OnDevice("cuda"), processes="auto").worker_count(10**6) == 1
     assert TitleEncoder(OnDevice("cpu"), processes=3).worker_count(5) == 3
 

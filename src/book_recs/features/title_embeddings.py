@@ -38,9 +38,10 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
-from book_recs.devices import available_cores, one_torch_thread, resolve_device
+from book_recs.devices import one_torch_thread, resolve_device
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -100,9 +101,9 @@ class TitleEncoder:
 
     Attributes:
         model: The sentence-transformers model, on the device it encodes on.
-        processes: Worker processes on the CPU: ``"auto"`` (one per core the job may use, at most
-            ``MAX_AUTO_WORKERS``, from ``MIN_TITLES_FOR_POOL`` titles on; else this process) or a
-            number (1: this process).
+        processes: Worker processes on the CPU: ``"auto"`` (one per torch thread, i.e. per core
+            unless ``OMP_NUM_THREADS`` says less, at most ``MAX_AUTO_WORKERS``, from
+            ``MIN_TITLES_FOR_POOL`` titles on; else this process) or a number (1: this process).
     """
 
     model: SentenceTransformer
@@ -131,12 +132,12 @@ class TitleEncoder:
 
     def worker_count(self, titles: int) -> int:
         """Processes that encode ``titles`` titles: 1 on a GPU or for few titles with ``auto``."""
-        if self.processes == "auto":
-            cpu = self.model.device.type == "cpu"
-            many = cpu and titles >= MIN_TITLES_FOR_POOL
-            return min(available_cores(), MAX_AUTO_WORKERS) if many else 1
+        on_cpu = self.model.device.type == "cpu"
+        if self.processes == "auto":  # torch's thread count is the core budget, as in DDP training
+            many = on_cpu and titles >= MIN_TITLES_FOR_POOL
+            return min(torch.get_num_threads(), MAX_AUTO_WORKERS) if many else 1
         workers = int(self.processes)
-        if workers < 1 or (workers > 1 and self.model.device.type != "cpu"):
+        if workers < 1 or (workers > 1 and not on_cpu):
             raise ValueError(f"title processes {self.processes!r}: auto, 1, or more on the CPU")
         return workers
 
