@@ -57,7 +57,8 @@ def test_reporting_compares_the_reference_and_calibrates_the_probability_models(
     node = {n.name: n for n in reporting.nodes}
     assert set(node["plot_probability_calibration"].inputs) - {"params:reporting"} == {
         f"{ns}.scores_test" for ns in PROBABILITY_MODELS}
-    assert set(node["compute_paired_differences"].inputs) - {"params:evaluation.confidence"} == {
+    assert set(node["compute_paired_differences"].inputs) - {
+        "params:evaluation.confidence", "params:evaluation.borderline_margins"} == {
         f"{ns}.{dataset}" for ns in MODEL_NAMES for dataset in ("metrics", "bootstrap_replicates")}
     assert node["plot_stream_contributions"].inputs == [f"{REFERENCE_MODEL}.stream_contributions"]
     assert f"{REFERENCE_MODEL}.scores_test" in node["recommend_top_n"].inputs

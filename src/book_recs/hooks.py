@@ -2,7 +2,7 @@
 
 kedro-mlflow starts and ends one MLflow run per ``kedro run`` and logs the parameters the nodes
 read. This hook adds what makes two runs comparable: tags (git commit, Kedro environment, a hash of
-the raw data), every model's evaluation metrics, the comparison table, the plots and the trained
+the raw data, the numerics torch computed with), every model's evaluation metrics, the comparison table, the plots and the trained
 FinalMLP model. It only acts while an MLflow run is active, so with tracking off
 (``BOOK_RECS_TRACKING=off``) or in unit tests that run pipelines without a session, it does nothing.
 """
@@ -26,6 +26,7 @@ from kedro.pipeline import Node
 from matplotlib.figure import Figure
 
 from book_recs.model_registry import REFERENCE_MODEL
+from book_recs.numerics import current_numerics, describe
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class TrackingHooks:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: DataCatalog) -> None:
+        numerics = describe(current_numerics())
+        logger.info("numerics: %s", numerics)
         if mlflow.active_run() is None:
             return
         project_path = Path(run_params.get("project_path") or Path.cwd())
@@ -90,6 +93,7 @@ class TrackingHooks:
                 "kedro_env": run_params.get("env") or "local",
                 "raw_data_sha256": file_sha256([p for p in raw_paths if p.exists()]),
                 "raw_data_files": ", ".join(str(p) for p in raw_paths),
+                "numerics": numerics,
             }
         )
 

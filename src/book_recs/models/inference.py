@@ -2,7 +2,8 @@
 
 Tensors go to the model's device once (not per batch); batches are slices of them. With
 ``precision="bf16"`` the forward runs under ``torch.autocast`` in bfloat16 (the logits come back
-as float32).
+as float32); ``auto`` is bf16 only under ``fast`` numerics on hardware with native bf16
+(``book_recs.numerics.resolve_precision``), else fp32.
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ import torch
 from torch import Tensor, nn
 
 from book_recs.models.data import batches, to_device, to_tensors
-
-PRECISIONS = ("fp32", "bf16")
+from book_recs.numerics import resolve_precision
 
 
 def autocast(device: torch.device, precision: str) -> AbstractContextManager:
-    """``torch.autocast`` in bfloat16 on ``device`` for ``precision="bf16"``; a no-op for fp32."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    """``torch.autocast`` in bfloat16 on ``device`` where ``precision`` (``auto``, ``fp32`` or
+    ``bf16``) resolves to bf16; a no-op for fp32."""
+    enabled = resolve_precision(precision, device.type) == "bf16"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -45,6 +45,7 @@ from book_recs.models.losses import pairwise_ranking_loss
 from book_recs.models.metrics import UserMetrics, binary_metrics
 from book_recs.models.params import config_from_params
 from book_recs.models.streaming import ParquetBatches, streamed_batches
+from book_recs.numerics import PRECISIONS
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +83,9 @@ class TrainingConfig:
     member_ranking_loss_weights: tuple[float, ...] | None = None
     # auto (the GPU when torch sees one, else the CPU) | cpu | cuda | cuda:N (book_recs.devices).
     device: str = "auto"
-    # fp32 | bf16 (torch.autocast in bfloat16 for the forward passes of training and scoring).
-    precision: Literal["fp32", "bf16"] = "fp32"
+    # auto | fp32 | bf16 (torch.autocast in bfloat16 for the forward passes of training and
+    # scoring); auto is bf16 only with fast numerics on native-bf16 hardware (book_recs.numerics).
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     # > 1: data-parallel training in this many processes (torch.distributed; models.distributed).
     processes: int = 1
     # memory (the whole train table as tensors) | stream (row groups through a shuffle buffer).
@@ -98,8 +100,8 @@ class TrainingConfig:
                 raise ValueError(f"member_ranking_loss_weights has {len(weights)} weights for "
                                  f"ensemble_size={self.ensemble_size}; give one per member")
             object.__setattr__(self, "member_ranking_loss_weights", weights)
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.data_loading not in ("memory", "stream"):
             raise ValueError(f"data_loading must be 'memory' or 'stream', got {self.data_loading!r}")
         if self.processes < 1 or self.batch_size % self.processes:

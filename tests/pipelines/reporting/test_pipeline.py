@@ -26,6 +26,7 @@ def test_evaluation_and_reporting_run_end_to_end():
     catalog["params:evaluation"] = {"ks": [3, 10], "bootstrap_resamples": 40,
                                     "bootstrap_seed": 1, "confidence": 0.95}
     catalog["params:evaluation.confidence"] = 0.95
+    catalog["params:evaluation.borderline_margins"] = {"default": 0.002}
     catalog["params:reporting"] = {"top_n": 3, "calibration_bins": 4}
     test_rows = make_scores(40, seed=11)
     for seed, ns in enumerate(NAMESPACES):
@@ -41,7 +42,7 @@ def test_evaluation_and_reporting_run_end_to_end():
         {"stream": ["user", "item", "user"], "field": ["Age", "Age", "country"],
          "mean_gate": [0.9, 1.1, 1.0]})
     pipeline = create_evaluation(NAMESPACES) + create_reporting(NAMESPACES)
-    for name in pipeline.outputs() | {"model_comparison"}:
+    for name in pipeline.outputs() | {"model_comparison", "paired_differences"}:
         catalog[name] = KeptDataset()
     SequentialRunner().run(pipeline, catalog)
 
@@ -51,6 +52,7 @@ def test_evaluation_and_reporting_run_end_to_end():
     pairs = catalog.load("paired_differences")
     assert set(pairs["model_b"]) == {"popularity", "random"} and set(pairs["model_a"]) == {"finalmlp"}
     assert (pairs["ci_low"] <= pairs["ci_high"]).all()
+    assert set(pairs["verdict"]) <= {"win", "loss", "tie"} and pairs["borderline"].dtype == bool
     assert {"gauc", "avgauc"} <= set(pairs["metric"]) and {"gauc", "avgauc"} <= set(comparison["metric"])
     markdown = catalog.load("model_comparison_markdown")
     assert "## test" in markdown and "| model | auc | logloss | gauc | avgauc | ndcg |" in markdown

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -29,20 +30,39 @@ def tabulate_model_comparison(**metrics_by_model: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_comparison_markdown(model_comparison: pd.DataFrame) -> str:
-    """Markdown tables (one per split): models as rows, metrics as ``value [low, high]`` cells."""
+def render_comparison_markdown(model_comparison: pd.DataFrame,
+                               paired_differences: pd.DataFrame) -> str:
+    """Markdown tables, one per split: models as rows, metrics as ``value [low, high]`` cells;
+    then, per split, the reference minus each model with its verdict (``verdicts``: win, loss
+    or tie for the reference; ``*`` marks a borderline one)."""
     sections = []
     for split, table in model_comparison.groupby("split", sort=False):
         cells = table.assign(cell=[f"{v:.4f} [{lo:.4f}, {hi:.4f}]" for v, lo, hi in
                                    zip(table["value"], table["ci_low"], table["ci_high"],
                                        strict=True)])
-        wide = cells.pivot(index="model", columns="metric", values="cell").fillna("—")
-        wide = wide.reindex(index=table["model"].unique(), columns=table["metric"].unique())
-        header = "| model | " + " | ".join(wide.columns) + " |"
-        rule = "|---" * (len(wide.columns) + 1) + "|"
-        body = ["| " + " | ".join([model, *row.fillna("—")]) + " |" for model, row in wide.iterrows()]
-        sections.append("\n".join([f"## {split}", "", header, rule, *body]))
+        sections.append(f"## {split}\n\n" + _markdown_table(cells, "model"))
+    for split, table in paired_differences.groupby("split", sort=False):
+        reference = table["model_a"].iloc[0]
+        cells = table.rename(columns={"model_b": "model"}).assign(cell=[
+            f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}] {verdict}{'*' if borderline else ''}"
+            for d, lo, hi, verdict, borderline in zip(
+                table["difference"], table["ci_low"], table["ci_high"], table["verdict"],
+                table["borderline"], strict=True)])
+        sections.append(f"## {split}: {reference} minus each model\n\n"
+                        + _markdown_table(cells, "model")
+                        + "\n\n\\* borderline: an interval end lies within the run-to-run spread "
+                          "of 0 (seeds, CPUs), so the verdict may flip on a rerun elsewhere.")
     return "# Model comparison (95% user-bootstrap intervals)\n\n" + "\n\n".join(sections) + "\n"
+
+
+def _markdown_table(cells: pd.DataFrame, rows: str) -> str:
+    """``cells`` (``rows``, ``metric``, ``cell``) as a markdown table, in their order."""
+    wide = cells.pivot(index=rows, columns="metric", values="cell").fillna("—")
+    wide = wide.reindex(index=cells[rows].unique(), columns=cells["metric"].unique())
+    header = f"| {rows} | " + " | ".join(wide.columns) + " |"
+    rule = "|---" * (len(wide.columns) + 1) + "|"
+    body = ["| " + " | ".join([name, *row.fillna("—")]) + " |" for name, row in wide.iterrows()]
+    return "\n".join([header, rule, *body])
 
 
 def _split_replicates(replicates: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -51,12 +71,16 @@ def _split_replicates(replicates: pd.DataFrame, split: str) -> pd.DataFrame:
     return rows.sort_values("resample").reset_index(drop=True)
 
 
-def compute_paired_differences(reference: str, confidence: float, **datasets) -> pd.DataFrame:
-    """Reference model minus every other model, per split and metric, on the same resamples.
+def compute_paired_differences(reference: str, confidence: float, margins: dict[str, float],
+                               **datasets) -> pd.DataFrame:
+    """Reference model minus every other model, per split and metric, on the same resamples,
+    with its ``verdicts``.
 
     Args:
         reference: the model namespace every other model is compared against.
         confidence: interval level (``params:evaluation.confidence``).
+        margins: the run-to-run spread of an interval end, per metric (``default`` for the
+            others): ``params:evaluation.borderline_margins``.
         **datasets: ``<model>__metrics`` and ``<model>__replicates`` for every model.
     """
     models = sorted({key.split("__")[0] for key in datasets} - {reference})
@@ -68,9 +92,29 @@ def compute_paired_differences(reference: str, confidence: float, **datasets) ->
                 _split_replicates(datasets[f"{reference}__replicates"], split),
                 _split_replicates(datasets[f"{model}__replicates"], split), confidence)
             frames.append(difference.assign(model_a=reference, model_b=model, split=split))
-    table = pd.concat(frames, ignore_index=True)
+    table = verdicts(pd.concat(frames, ignore_index=True), margins)
     return table[["model_a", "model_b", "split", *[c for c in table if c not in
                                                     {"model_a", "model_b", "split"}]]]
+
+
+def verdicts(differences: pd.DataFrame, margins: dict[str, float]) -> pd.DataFrame:
+    """``differences`` with ``verdict`` (``win``, ``loss`` or ``tie`` for model A: its interval
+    excludes 0 on A's side, on B's side, or holds it) and ``borderline`` (the interval end
+    nearest 0 lies within the metric's margin of it: the run-to-run spread of interval ends
+    across seeds and CPUs, so a rerun elsewhere may flip the verdict).
+
+    >>> table = pd.DataFrame({"metric": ["auc", "gauc"], "ci_low": [0.004, -0.00003],
+    ...                       "ci_high": [0.01, 0.0137], "a_better": [True, False],
+    ...                       "b_better": [False, False]})
+    >>> verdicts(table, {"default": 0.001})[["verdict", "borderline"]].values.tolist()
+    [['win', False], ['tie', True]]
+    """
+    margin = differences["metric"].map(lambda metric: margins.get(metric, margins["default"]))
+    nearest_end = np.minimum(differences["ci_low"].abs(), differences["ci_high"].abs())
+    return differences.assign(
+        verdict=np.select([differences["a_better"], differences["b_better"]], ["win", "loss"],
+                          "tie"),
+        borderline=(nearest_end < margin).to_numpy())
 
 
 def plot_per_user_ndcg(**per_user_by_model: pd.DataFrame) -> Figure:
