@@ -189,7 +189,7 @@ def test_every_preset_pins_catboosts_thread_count():
     base = yaml.safe_load((conf / "base" / "parameters_baselines.yml").read_text())
     assert base["catboost_classifier"]["model"]["thread_count"] == 2
     assert base["catboost_ranker"]["model"]["thread_count"] == 2
-    for preset in conf.glob("*/parameters_baselines.yml"):
+    for preset in set(conf.glob("*/parameters_baselines.yml")) - {conf / "base" / "parameters_baselines.yml"}:
         for model in ("catboost_classifier", "catboost_ranker"):
             overrides = (yaml.safe_load(preset.read_text()).get(model) or {}).get("model", {})
             assert "thread_count" not in overrides, f"{preset} changes {model}'s thread count"
