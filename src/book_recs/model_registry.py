@@ -64,3 +64,11 @@ SHARED_INPUTS = frozenset({"model_input_train@batches", "model_input_train@panda
 def trained_by(pipeline: str) -> tuple[ModelEntry, ...]:
     """The models one pipeline trains, in registry order."""
     return tuple(model for model in MODELS if model.pipeline == pipeline)
+
+
+# The reader's-library protocol (pipelines ``library_protocol`` and ``library_recommender``, in
+# namespace ``library``): the top-N anchors (book_recs.topn), each ``library.<name>``, and the
+# recommender that reads the library, compared against every anchor.
+LIBRARY_ANCHORS = ("popularity", "item_knn", "ease", "als")
+LIBRARY_REFERENCE = "ease"
+LIBRARY_MODEL_NAMES = LIBRARY_ANCHORS

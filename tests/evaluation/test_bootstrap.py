@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from book_recs.evaluation import evaluate_scores, paired_differences, resample_user_counts
+from book_recs.evaluation import (
+    evaluate_scores,
+    paired_differences,
+    resample_user_counts,
+    summarise_per_user,
+)
 from tests.evaluation.frames import make_scores
 
 
@@ -43,3 +48,16 @@ def test_paired_difference_detects_a_better_model_and_refuses_unpaired_users():
     other, other_reps, _ = evaluate_scores(make_scores(30, seed=8), [3], 200, 1, 0.95)
     with pytest.raises(ValueError, match="different users"):
         paired_differences(good, other, good_reps, other_reps, 0.95)
+
+
+def test_per_user_summaries_resample_users_as_the_score_evaluation_does():
+    scores = make_scores(50, seed=9)
+    summary, replicates, per_user = evaluate_scores(scores, [3], 150, seed=4, confidence=0.9)
+    shuffled = per_user.sample(frac=1.0, random_state=0)  # any row order: users are sorted
+    again, again_replicates = summarise_per_user(shuffled, ["ndcg@3", "recall@3"], 150, 4, 0.9)
+    assert again["users_fingerprint"] == summary["users_fingerprint"]
+    for name in ("ndcg@3", "recall@3"):
+        assert again["metrics"][name] == summary["metrics"][name]
+        np.testing.assert_array_equal(again_replicates[name], replicates[name])
+    table = paired_differences(again, summary, again_replicates, replicates, 0.9)
+    assert set(table["metric"]) == {"ndcg@3", "recall@3"} and (table["difference"] == 0).all()

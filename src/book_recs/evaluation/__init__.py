@@ -1,6 +1,11 @@
 """Metrics, user-level bootstrap and report figures; plain Python, no Kedro."""
 
-from .bootstrap import evaluate_scores, paired_differences, resample_user_counts
+from .bootstrap import (
+    evaluate_scores,
+    paired_differences,
+    resample_user_counts,
+    summarise_per_user,
+)
 from .metrics import (
     RankedScores,
     average_auc,
@@ -11,4 +16,5 @@ from .metrics import (
 )
 
 __all__ = ["RankedScores", "average_auc", "evaluate_scores", "group_auc", "mean_over_users",
-           "paired_differences", "per_user_metrics", "resample_user_counts", "weighted_auc"]
+           "paired_differences", "per_user_metrics", "resample_user_counts", "summarise_per_user",
+           "weighted_auc"]

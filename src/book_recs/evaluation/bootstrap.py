@@ -101,17 +101,47 @@ def evaluate_scores(scores: pd.DataFrame, ks: list[int], n_resamples: int, seed:
     for column in (c for c in per_user.columns if c not in NOT_AVERAGED):
         points[column], users_counted[column], replicates[column] = _user_mean(
             per_user[column].to_numpy(), counts)
+    summary, replicate_frame = _summarise(points, users_counted, replicates, ranked.users,
+                                          confidence)
+    return {"n_rows": len(scores), **summary}, replicate_frame, per_user
 
+
+def summarise_per_user(per_user: pd.DataFrame, metrics: list[str], n_resamples: int, seed: int,
+                       confidence: float) -> tuple[dict, pd.DataFrame]:
+    """Point estimates and bootstrap intervals of per-user metrics: each the mean over the users
+    where it is defined (not NaN), resampled as ``evaluate_scores`` resamples users, so that two
+    tables of the same users pair (``paired_differences``).
+
+    Args:
+        per_user: One row per user, indexed by the user id (sorted here), a column per metric.
+        metrics: The columns to summarise.
+
+    Returns:
+        summary (``n_users``, ``users_fingerprint``, ``metrics``) and the replicates.
+    """
+    per_user = per_user.sort_index()
+    counts = resample_user_counts(len(per_user), n_resamples, seed)
+    points, users_counted, replicates = {}, {}, {}
+    for name in metrics:
+        points[name], users_counted[name], replicates[name] = _user_mean(
+            per_user[name].to_numpy(float), counts)
+    return _summarise(points, users_counted, replicates, per_user.index.to_numpy(), confidence)
+
+
+def _summarise(points: dict[str, float], users_counted: dict[str, int],
+               replicates: dict[str, np.ndarray], users: np.ndarray,
+               confidence: float) -> tuple[dict, pd.DataFrame]:
+    """The summary of metrics computed on ``users`` (sorted ids) and their replicate table."""
     metrics = {}
     for name, value in points.items():
         low, high = _interval(replicates[name], confidence)
         metrics[name] = {"value": value, "ci_low": low, "ci_high": high,
                          "n_users": users_counted[name]}
-    summary = {"n_rows": len(scores), "n_users": ranked.n_users,
-               "users_fingerprint": users_fingerprint(ranked.users), "metrics": metrics}
+    summary = {"n_users": len(users), "users_fingerprint": users_fingerprint(users),
+               "metrics": metrics}
     replicate_frame = pd.DataFrame(replicates)
-    replicate_frame.insert(0, "resample", np.arange(n_resamples))
-    return summary, replicate_frame, per_user
+    replicate_frame.insert(0, "resample", np.arange(len(replicate_frame)))
+    return summary, replicate_frame
 
 
 def paired_differences(summary_a: dict, summary_b: dict, replicates_a: pd.DataFrame,
