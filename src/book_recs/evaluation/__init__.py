@@ -14,7 +14,9 @@ from .metrics import (
     per_user_metrics,
     weighted_auc,
 )
+from .top_n import per_reader_top_n_metrics
 
 __all__ = ["RankedScores", "average_auc", "evaluate_scores", "group_auc", "mean_over_users",
-           "paired_differences", "per_user_metrics", "resample_user_counts", "summarise_per_user",
+           "paired_differences", "per_reader_top_n_metrics", "per_user_metrics",
+           "resample_user_counts", "summarise_per_user",
            "weighted_auc"]

@@ -1,0 +1,19 @@
+"""Top-N from a reader's library: the catalogue, the anchors (Popularity, item-kNN, EASE, ALS),
+their shared top-N and their hyper-parameters chosen on valid; plain Python, no Kedro."""
+
+from .interactions import (
+    HELD,
+    LIKED,
+    Catalogue,
+    ReaderMatrix,
+    library_row,
+    reader_matrix,
+    weigh,
+)
+from .models import ALS, EASE, ItemKNN, Popularity, TopNModel
+from .ranking import NOT_RECOMMENDED, recommendation_table, top_n
+from .tuning import GridSearch, choose_parameters, valid_metrics
+
+__all__ = ["ALS", "EASE", "HELD", "LIKED", "NOT_RECOMMENDED", "Catalogue", "GridSearch", "ItemKNN",
+           "Popularity", "ReaderMatrix", "TopNModel", "choose_parameters", "library_row",
+           "reader_matrix", "recommendation_table", "top_n", "valid_metrics", "weigh"]
