@@ -66,3 +66,33 @@ def plot_calibration(scores_by_model: dict[str, pd.DataFrame], n_bins: int) -> F
     axis.legend()
     figure.tight_layout()
     return figure
+
+
+def plot_candidate_recall(table: pd.DataFrame) -> Figure:
+    """Candidate recall against K, one line per candidate generator (``generator``, ``k``,
+    ``recall``): the share of the valid readers' held-out liked books among their K candidates."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name, rows in table.groupby("generator", sort=False):
+        axis.plot(rows["k"], rows["recall"], marker="o", label=name)
+    axis.set_xscale("log")
+    axis.set_xlabel("K candidates per reader")
+    axis.set_ylabel("share of the targets among them")
+    axis.set_title("Candidate recall@K (valid readers)")
+    axis.legend()
+    figure.tight_layout()
+    return figure
+
+
+def plot_library_comparison(model_comparison: pd.DataFrame, metric: str) -> Figure:
+    """One metric of every model on test with its 95% interval, one bar each (the
+    reader's-library protocol's table as a picture)."""
+    rows = model_comparison[(model_comparison["split"] == "test")
+                            & (model_comparison["metric"] == metric)]
+    figure, axis = plt.subplots(figsize=(6, 4))
+    errors = [rows["value"] - rows["ci_low"], rows["ci_high"] - rows["value"]]
+    axis.bar(rows["model"], rows["value"], yerr=errors, capsize=4)
+    axis.set_ylabel(f"{metric} (test)")
+    axis.set_title(f"Reader's-library protocol: {metric}, 95% user-bootstrap intervals")
+    axis.tick_params(axis="x", labelrotation=20)
+    figure.tight_layout()
+    return figure

@@ -336,9 +336,14 @@ class Recommender:
             scores.append(probabilities.reshape(len(users), k))
         return np.concatenate(scores)
 
+    def profile_features(self, readers: pd.DataFrame) -> pd.DataFrame:
+        """``user_features`` of readers given by ``Age``, ``state`` and ``country`` (checked and
+        typed as a request's)."""
+        return self.user_features(_check_profile(readers))
+
     def like_probabilities(self, readers: pd.DataFrame) -> np.ndarray:
         """``score`` of readers given by ``Age``, ``state`` and ``country`` alone: (readers, K)."""
-        return self.score(self.user_features(_check_profile(readers)))
+        return self.score(self.profile_features(readers))
 
     def best_first(self, scores: np.ndarray) -> np.ndarray:
         """The candidates' positions by one reader's ``scores``, best first (equal scores in

@@ -11,9 +11,10 @@ from .interactions import (
     weigh,
 )
 from .models import ALS, EASE, ItemKNN, Popularity, TopNModel
+from .protocol import LibrarySplit
 from .ranking import NOT_RECOMMENDED, recommendation_table, top_n
 from .tuning import GridSearch, choose_parameters, valid_metrics
 
 __all__ = ["ALS", "EASE", "HELD", "LIKED", "NOT_RECOMMENDED", "Catalogue", "GridSearch", "ItemKNN",
-           "Popularity", "ReaderMatrix", "TopNModel", "choose_parameters", "library_row",
+           "LibrarySplit", "Popularity", "ReaderMatrix", "TopNModel", "choose_parameters", "library_row",
            "reader_matrix", "recommendation_table", "top_n", "valid_metrics", "weigh"]

@@ -33,8 +33,9 @@ from .nodes import (
 NAMESPACE = "library"
 ANCHOR_CLASSES = {"popularity": Popularity, "item_knn": ItemKNN, "ease": EASE, "als": ALS}
 READERS = f"{NAMESPACE}.readers"
-TOP_N = f"params:{NAMESPACE}.top_n"
-SHARED = {READERS, TOP_N, "params:evaluation"}
+# A model template names the protocol's shared inputs plainly; ``model_namespace`` maps them.
+SHARED_PARAMETERS = {"params:top_n": f"params:{NAMESPACE}.top_n",
+                     "params:evaluation": "params:evaluation"}
 
 
 def _named(function, **fixed):
@@ -48,58 +49,73 @@ def evaluation_template() -> list[Node]:
     recommender included, ends with these nodes."""
     return [Node(evaluate_top_n,
                  inputs={"top_n_valid": "top_n_valid", "top_n_test": "top_n_test",
-                         "readers": READERS, "k": TOP_N, "params": "params:evaluation"},
+                         "readers": "readers", "k": "params:top_n",
+                         "params": "params:evaluation"},
                  outputs=["metrics", "bootstrap_replicates", "per_user_metrics_test"],
                  name="evaluate_top_n", tags="evaluation")]
 
 
+def model_namespace(template: Pipeline, model: str) -> Pipeline:
+    """``template`` as ``library.<model>``: its own datasets and ``params:tuning`` prefixed, the
+    protocol's readers, ``top_n`` and the evaluation parameters shared."""
+    return Pipeline(template, namespace=f"{NAMESPACE}.{model}",
+                    inputs={name: f"{NAMESPACE}.{name}" for name in template.inputs()
+                            if name == "readers"},
+                    parameters={name: actual for name, actual in SHARED_PARAMETERS.items()
+                                if name in template.inputs()})
+
+
 def anchor_template(anchor: str) -> Pipeline:
-    """One anchor: tuned on valid (``params:grid``), its lists, their evaluation."""
+    """One anchor: tuned on valid (``params:tuning``), its lists, their evaluation."""
     return Pipeline([
         Node(_named(tune_anchor, model_class=ANCHOR_CLASSES[anchor]),
-             inputs={"readers": READERS, "params": "params:tuning", "k": TOP_N},
+             inputs={"readers": "readers", "params": "params:tuning", "k": "params:top_n"},
              outputs=["model", "tuning"], name="tune_anchor", tags="training"),
-        *[Node(_named(rank_readers, split=split), inputs={"model": "model", "readers": READERS,
-                                                         "k": TOP_N},
+        *[Node(_named(rank_readers, split=split),
+               inputs={"model": "model", "readers": "readers", "k": "params:top_n"},
                outputs=f"top_n_{split}", name=f"rank_{split}_readers", tags="scoring")
           for split in EVALUATED_SPLITS],
         *evaluation_template(),
     ])
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    reference = LIBRARY_REFERENCE
-    split = Pipeline([
-        Node(collect_reader_interactions,
-             inputs={"ratings": "cleaned_ratings@ibis", "implicit": "implicit_interactions@ibis",
-                     "user_splits": "user_splits@ibis"},
-             outputs=f"{NAMESPACE}.reader_interactions@ibis", name="collect_reader_interactions"),
-        Node(split_libraries,
-             inputs={"interactions": f"{NAMESPACE}.reader_interactions@pandas",
-                     "params": f"params:{NAMESPACE}.split"},
-             outputs=f"{NAMESPACE}.reader_rows", name="split_libraries"),
-        Node(index_readers, inputs=f"{NAMESPACE}.reader_rows", outputs=READERS,
-             name="index_readers"),
-    ], namespace=NAMESPACE, prefix_datasets_with_namespace=False)
-    anchors = sum((Pipeline(anchor_template(anchor), namespace=f"{NAMESPACE}.{anchor}",
-                            inputs=SHARED & anchor_template(anchor).inputs(),
-                            parameters={TOP_N, "params:evaluation"})
-                   for anchor in LIBRARY_ANCHORS), Pipeline([]))
-    pair_inputs = {f"{model}__{kind}": f"{NAMESPACE}.{model}.{dataset}"
-                   for model in LIBRARY_MODEL_NAMES
+def comparison_nodes(models: tuple[str, ...], reference: str) -> list[Node]:
+    """The protocol's comparison table, ``reference`` minus every other model, the markdown."""
+    pair_inputs = {f"{model}__{kind}": f"{NAMESPACE}.{model}.{dataset}" for model in models
                    for kind, dataset in (("metrics", "metrics"),
                                          ("replicates", "bootstrap_replicates"))}
-    comparison = Pipeline([
+    return [
         Node(tabulate_model_comparison,
-             inputs={model: f"{NAMESPACE}.{model}.metrics" for model in LIBRARY_MODEL_NAMES},
-             outputs=f"{NAMESPACE}.model_comparison", name="tabulate_model_comparison"),
+             inputs={model: f"{NAMESPACE}.{model}.metrics" for model in models},
+             outputs=f"{NAMESPACE}.model_comparison", name="tabulate_model_comparison",
+             namespace=NAMESPACE),
         Node(_named(compute_paired_differences, reference=reference),
              inputs={"confidence": "params:evaluation.confidence",
                      "margins": "params:evaluation.borderline_margins", **pair_inputs},
-             outputs=f"{NAMESPACE}.paired_differences", name="compute_paired_differences"),
+             outputs=f"{NAMESPACE}.paired_differences", name="compute_paired_differences",
+             namespace=NAMESPACE),
         Node(render_comparison_markdown,
              inputs={"model_comparison": f"{NAMESPACE}.model_comparison",
                      "paired_differences": f"{NAMESPACE}.paired_differences"},
-             outputs=f"{NAMESPACE}.model_comparison_markdown", name="render_comparison_markdown"),
-    ], namespace=NAMESPACE, prefix_datasets_with_namespace=False)
-    return Pipeline([split, anchors, comparison], tags=NAMESPACE)
+             outputs=f"{NAMESPACE}.model_comparison_markdown", name="render_comparison_markdown",
+             namespace=NAMESPACE),
+    ]
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    split = [
+        Node(collect_reader_interactions,
+             inputs={"ratings": "cleaned_ratings@ibis", "implicit": "implicit_interactions@ibis",
+                     "user_splits": "user_splits@ibis"},
+             outputs=f"{NAMESPACE}.reader_interactions@ibis", name="collect_reader_interactions",
+             namespace=NAMESPACE),
+        Node(split_libraries,
+             inputs={"interactions": f"{NAMESPACE}.reader_interactions@pandas",
+                     "params": f"params:{NAMESPACE}.split"},
+             outputs=f"{NAMESPACE}.reader_rows", name="split_libraries", namespace=NAMESPACE),
+        Node(index_readers, inputs=f"{NAMESPACE}.reader_rows", outputs=READERS,
+             name="index_readers", namespace=NAMESPACE),
+    ]
+    anchors = [model_namespace(anchor_template(anchor), anchor) for anchor in LIBRARY_ANCHORS]
+    return Pipeline([*split, *anchors, *comparison_nodes(LIBRARY_MODEL_NAMES, LIBRARY_REFERENCE)],
+                    tags=NAMESPACE)

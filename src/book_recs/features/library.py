@@ -1,0 +1,160 @@
+"""Features of (reader, candidate book) pairs for a re-ranker that reads the reader's library
+(no Kedro here).
+
+A pair row holds, on the reader's side, the article's user fields (``Age``, ``state``,
+``country``, as the feature stage builds them), ``library`` (a sequence field: the ids of up to
+``max_library`` of the reader's books, the liked ones first) and ``library_size`` (the log of
+the library's size over the log of the largest train library, at most 1); on the candidate's
+side, the article's item fields (author, year and publisher ids, title components, item
+statistics), ``book`` (the candidate's id, in the library's vocabulary) and what the candidate
+stage said of it: ``retrieval_score`` (its score standardised over the reader's K candidates)
+and ``retrieval_rank`` (the log of its rank over the log of K).
+
+Ids: a catalogue book held by at least ``min_count`` train readers has an id of its own (2..),
+any other the out-of-vocabulary id 1; 0 pads a sequence.
+
+Shapes: R readers, C catalogue books, N pair rows, L ``max_library``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import sparse
+from torch import Tensor
+
+from book_recs.models.feature_spec import PADDING_ID, FeatureSpec, field_order
+
+LIBRARY_FIELD, LIBRARY_SIZE, BOOK_FIELD = "library", "library_size", "book"
+RETRIEVAL_FIELDS = ("retrieval_score", "retrieval_rank")
+LIBRARY_OOV_ID = PADDING_ID + 1
+
+
+def library_vocabulary(train_counts: np.ndarray, min_count: int) -> np.ndarray:
+    """The id of every catalogue book (C,): 2, 3, ... in catalogue order for the books held by
+    at least ``min_count`` train readers, ``LIBRARY_OOV_ID`` for the others.
+
+    >>> library_vocabulary(np.array([5, 0, 3, 1]), min_count=3).tolist()
+    [2, 1, 3, 1]
+    """
+    known = train_counts >= min_count
+    ids = np.full(len(train_counts), LIBRARY_OOV_ID, dtype=np.int64)
+    ids[known] = np.arange(LIBRARY_OOV_ID + 1, LIBRARY_OOV_ID + 1 + known.sum())
+    return ids
+
+
+def library_sequences(libraries: sparse.csr_matrix, book_ids: np.ndarray,
+                      max_library: int) -> np.ndarray:
+    """Each library as ids (R, L), padded with 0: its books with the larger matrix values
+    (liked) first, then by catalogue column, at most ``max_library`` of them.
+
+    >>> rows = sparse.csr_matrix(np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0]], np.float32))
+    >>> library_sequences(rows, np.array([2, 3, 4]), max_library=2).tolist()
+    [[3, 2], [0, 0]]
+    """
+    rows = np.repeat(np.arange(libraries.shape[0]), np.diff(libraries.indptr))
+    order = np.lexsort((libraries.indices, -libraries.data, rows))
+    rows, columns = rows[order], libraries.indices[order]
+    position = np.arange(len(rows)) - libraries.indptr[rows]
+    kept = position < max_library
+    sequences = np.full((libraries.shape[0], max_library), PADDING_ID, dtype=np.int64)
+    sequences[rows[kept], position[kept]] = book_ids[columns[kept]]
+    return sequences
+
+
+def retrieval_features(scores: np.ndarray) -> np.ndarray:
+    """(R, K, 2) float32 of the candidates' retrieval scores (R, K; best first, ``-inf`` for an
+    empty place): the score standardised over the reader's candidates (0 when they are all
+    equal), and log(rank) / log(K) (0 for the best, 1 for the K-th).
+
+    >>> retrieval_features(np.array([[3.0, 1.0, 1.0]], np.float32)).astype(float).round(3).tolist()
+    [[[1.414, 0.0], [-0.707, 0.631], [-0.707, 1.0]]]
+    """
+    finite = np.isfinite(scores)
+    values = np.where(finite, scores, np.nan).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nanmean(values, axis=1, keepdims=True)
+        spread = np.nanstd(values, axis=1, keepdims=True)
+        standardised = np.where(spread > 0, (values - mean) / spread, 0.0)
+    k = scores.shape[1]
+    rank = np.broadcast_to(np.log(np.arange(1, k + 1)) / np.log(max(k, 2)), scores.shape)
+    features = np.stack([np.nan_to_num(standardised), rank], axis=-1).astype(np.float32)
+    features[~finite] = 0.0
+    return features
+
+
+@dataclass(frozen=True)
+class PairFeatures:
+    """How (reader, candidate) pairs become a re-ranker's tensors.
+
+    Attributes:
+        user_numeric, user_categorical: The user-side columns of the feature stage's reader
+            table (``Recommender.user_features``), in order.
+        item_numeric_names, item_categorical_names: The item-side columns of ``item_numeric``
+            and ``item_categorical``.
+        item_numeric: (C, Fn) float32, the feature stage's item side of every catalogue book.
+        item_categorical: (C, Fc) int64, likewise.
+        book_ids: (C,) the library vocabulary (``library_vocabulary``).
+        max_library: L.
+        largest_library: The largest train library (``library_size`` scale).
+        vocab_sizes: Ids of each categorical field, the OOV id 0 included.
+    """
+
+    user_numeric: tuple[str, ...]
+    user_categorical: tuple[str, ...]
+    item_numeric_names: tuple[str, ...]
+    item_categorical_names: tuple[str, ...]
+    item_numeric: np.ndarray
+    item_categorical: np.ndarray
+    book_ids: np.ndarray
+    max_library: int
+    largest_library: int
+    vocab_sizes: dict[str, int]
+
+    @property
+    def specs(self) -> list[FeatureSpec]:
+        """The fields, in the order of every tensor's columns (``field_order``)."""
+        user = {*self.user_numeric, *self.user_categorical, LIBRARY_SIZE, LIBRARY_FIELD}
+        vocabularies = {**self.vocab_sizes, BOOK_FIELD: int(self.book_ids.max()) + 1,
+                        LIBRARY_FIELD: int(self.book_ids.max()) + 1}
+        numeric = [*self.user_numeric, LIBRARY_SIZE, *self.item_numeric_names, *RETRIEVAL_FIELDS]
+        categorical = [*self.user_categorical, *self.item_categorical_names, BOOK_FIELD]
+        return field_order(
+            [FeatureSpec(name, "numeric", context="user" if name in user else "item")
+             for name in numeric]
+            + [FeatureSpec(name, kind, vocab_size=vocabularies[name],
+                           context="user" if name in user else "item")
+               for kind, names in (("categorical", categorical), ("sequence", [LIBRARY_FIELD]))
+               for name in names])
+
+    def tensors(self, users: pd.DataFrame, libraries: sparse.csr_matrix, readers: np.ndarray,
+                columns: np.ndarray, retrieval: np.ndarray,
+                item_numeric: np.ndarray | None = None) -> dict[str, Tensor]:
+        """The tensors of N pair rows.
+
+        Args:
+            users: R readers' user-side columns (``user_numeric``, ``user_categorical``).
+            libraries: (R, C) their libraries.
+            readers: (N,) each row's reader (a row of ``users`` and ``libraries``).
+            columns: (N,) each row's candidate (a catalogue column).
+            retrieval: (N, 2) ``retrieval_features`` of each row.
+            item_numeric: (N, Fn) the rows' numeric item side, when it is not the catalogue's
+                (out-of-fold statistics of train readers); default: ``item_numeric[columns]``.
+        """
+        sizes = np.diff(libraries.indptr)[readers].astype(np.float32)
+        library_size = np.minimum(np.log1p(sizes) / np.log1p(max(self.largest_library, 1)), 1.0)
+        numeric = np.concatenate([
+            users[list(self.user_numeric)].to_numpy(np.float32)[readers],
+            library_size[:, None],
+            self.item_numeric[columns] if item_numeric is None else item_numeric,
+            retrieval], axis=1).astype(np.float32)
+        categorical = np.concatenate([
+            users[list(self.user_categorical)].to_numpy(np.int64)[readers],
+            self.item_categorical[columns], self.book_ids[columns][:, None]], axis=1)
+        sequences = library_sequences(libraries, self.book_ids, self.max_library)
+        return {"numeric": torch.from_numpy(np.ascontiguousarray(numeric)),
+                "categorical": torch.from_numpy(np.ascontiguousarray(categorical)),
+                LIBRARY_FIELD: torch.from_numpy(sequences)[torch.from_numpy(readers)]}

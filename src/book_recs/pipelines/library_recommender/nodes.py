@@ -1,0 +1,284 @@
+"""Nodes of the library recommender: a candidate stage chosen among the anchors, a FinalMLP
+re-ranker trained on the train readers' (library, held-out) pairs, the served recommender, and
+its lists of the protocol's readers (evaluated as the anchors' are).
+
+No row sees itself: the re-ranker's train pairs come from a copy of the candidate stage fitted
+on the train readers' libraries only (their held-out books unseen), and the pairs' item
+statistics are out of fold (``FittedFeatures`` with the feature stage's user folds), so a train
+reader's own rating of a held-out book is in none of its features.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from book_recs.columns import BOOK_COLUMN, USER_COLUMN
+from book_recs.features import FieldConfig
+from book_recs.features.library import (
+    PairFeatures,
+    library_vocabulary,
+    retrieval_features,
+)
+from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
+from book_recs.models.distributed import train_models
+from book_recs.models.finalmlp import FinalMLPConfig
+from book_recs.models.training import TrainingConfig
+from book_recs.pipelines.finalmlp.nodes import valid_user_aucs
+from book_recs.serving.library import LibraryRecommender
+from book_recs.serving.recommender import PROFILE_FIELDS, Recommender
+from book_recs.evaluation.plots import plot_candidate_recall
+from book_recs.evaluation.top_n import per_reader_top_n_metrics
+from book_recs.topn import (
+    NOT_RECOMMENDED,
+    LibrarySplit,
+    TopNModel,
+    recommendation_table,
+    top_n,
+)
+
+logger = logging.getLogger(__name__)
+
+BOOK_FIELDS = ("Book-Title", "Book-Author", "Year-Of-Publication", "Publisher")
+
+
+def list_reader_profiles(ratings: ir.Table) -> ir.Table:
+    """``User-ID``, ``Age``, ``state``, ``country`` of every reader of the cleaned ratings (one
+    row each: the profile is the same on all a reader's rows), ordered by ``User-ID``."""
+    return (ratings.select(USER_COLUMN, *PROFILE_FIELDS).distinct(on=USER_COLUMN, keep="first")
+            .order_by(USER_COLUMN))
+
+
+def list_catalogue_books(ratings: ir.Table, implicit: ir.Table) -> ir.Table:
+    """The fields of every titled book the readers hold: those of the cleaned ratings, and for a
+    book only held (implicit rows) its title, author and publisher (no year), one row per
+    ``ISBN``, ordered by it."""
+    rated = ratings.select(BOOK_COLUMN, *BOOK_FIELDS).distinct(on=BOOK_COLUMN, keep="first")
+    held = (implicit.select(BOOK_COLUMN, "Book-Title", "Book-Author", "Publisher")
+            .distinct(on=BOOK_COLUMN, keep="first").anti_join(rated, BOOK_COLUMN)
+            .mutate(**{"Year-Of-Publication": ibis.null("float64")}))
+    return ibis.union(rated, held.select(BOOK_COLUMN, *BOOK_FIELDS)).order_by(BOOK_COLUMN)
+
+
+def _fitted(feature_params: dict[str, Any], title_components: ir.Table, statistics: ir.Table,
+            priors: ir.Table, vocabularies: ir.Table, scaling: pd.DataFrame) -> FittedFeatures:
+    return FittedFeatures(FieldConfig.from_params(feature_params), title_components, statistics,
+                          priors, vocabularies, scaling)
+
+
+def _catalogue_rows(readers: LibrarySplit, books: ir.Table) -> ir.Table:
+    """The catalogue's books with their fields, ``row_order`` = catalogue column."""
+    columns = ibis.memtable({BOOK_COLUMN: readers.catalogue.isbns.astype(str),
+                             ORDER_COLUMN: np.arange(len(readers.catalogue), dtype=np.int64)})
+    return columns.join(books, BOOK_COLUMN)
+
+
+def build_pair_features(readers: LibrarySplit, books: ir.Table, title_components: ir.Table,
+                        statistics: ir.Table, priors: ir.Table, vocabularies: ir.Table,
+                        scaling: pd.DataFrame, feature_params: dict[str, Any],
+                        params: dict[str, Any]) -> PairFeatures:
+    """The re-ranker's fields: the feature stage's item side of every catalogue book (computed
+    once, on the engine), its user fields, and the library vocabulary (``params``:
+    ``min_book_count``, ``max_library``)."""
+    fitted = _fitted(feature_params, title_components, statistics, priors, vocabularies, scaling)
+    config = fitted.config
+    item_side = fitted.build(_catalogue_rows(readers, books), side="item").execute()
+    if len(item_side) != len(readers.catalogue):
+        raise ValueError(f"{len(item_side)} catalogue books have fields, of "
+                         f"{len(readers.catalogue)}")
+    item_numeric = [c for c in item_side.columns if c != BOOK_COLUMN
+                    and c not in config.categorical_fields]
+    item_categorical = [c for c in config.categorical_fields if config.context(c) == "item"]
+    user_categorical = [c for c in config.categorical_fields if config.context(c) == "user"]
+    user_numeric = [config.numeric_column(c) for c in config.numeric_fields
+                    if config.context(c) == "user"]
+    sizes = vocabularies.group_by("field").aggregate(ids=vocabularies["id"].max() + 1).execute()
+    train = readers.train.matrix
+    features = PairFeatures(
+        user_numeric=tuple(user_numeric), user_categorical=tuple(user_categorical),
+        item_numeric_names=tuple(item_numeric), item_categorical_names=tuple(item_categorical),
+        item_numeric=item_side[item_numeric].to_numpy(np.float32),
+        item_categorical=item_side[item_categorical].to_numpy(np.int64),
+        book_ids=library_vocabulary(np.bincount(train.indices, minlength=train.shape[1]),
+                                    params["min_book_count"]),
+        max_library=params["max_library"],
+        largest_library=int(np.diff(train.indptr).max(initial=1)),
+        vocab_sizes={str(f): int(n) for f, n in zip(sizes["field"], sizes["ids"], strict=True)})
+    logger.info("re-ranker: %d fields; %d of %d catalogue books have an id of their own",
+                len(features.specs), int((features.book_ids > 1).sum()), len(readers.catalogue))
+    return features
+
+
+def choose_candidate_stage(readers: LibrarySplit, params: dict[str, Any],
+                           **anchors: TopNModel) -> tuple[TopNModel, pd.DataFrame, Figure]:
+    """The anchor whose K candidates hold the most of the valid readers' targets (recall@K at
+    the largest K of ``params["k_grid"]``), the valid recall@K of every anchor at every K of
+    the grid, and its plot."""
+    ks = sorted(params["k_grid"])
+    libraries, targets = readers.judged_libraries("valid"), readers.targets["valid"]
+    rows = []
+    for name, model in anchors.items():
+        columns, _ = top_n(model, libraries.matrix, ks[-1])
+        for k in ks:
+            rows.append({"generator": name, "k": k,
+                         "recall": candidate_recall(columns[:, :k], libraries.readers, targets,
+                                                    readers)})
+    table = pd.DataFrame(rows)
+    at_largest = table[table["k"] == ks[-1]].sort_values(["recall", "generator"],
+                                                         ascending=[False, True])
+    chosen = at_largest["generator"].iloc[0]
+    logger.info("candidate stage: %s (valid recall@%d %.4f; %s)", chosen, ks[-1],
+                at_largest["recall"].iloc[0],
+                ", ".join(f"{g} {r:.4f}" for g, r in zip(at_largest["generator"],
+                                                         at_largest["recall"], strict=True)))
+    return anchors[chosen], table.assign(chosen=table["generator"] == chosen), \
+        plot_candidate_recall(table)
+
+
+def candidate_recall(columns: np.ndarray, reader_ids: np.ndarray, targets: pd.DataFrame,
+                     readers: LibrarySplit) -> float:
+    """The share of the targets (every target, outside the catalogue too) among the readers'
+    candidate columns (R, K)."""
+    rows = np.repeat(reader_ids, columns.shape[1])
+    shown = columns.ravel()
+    kept = shown != NOT_RECOMMENDED
+    candidates = pd.DataFrame({USER_COLUMN: rows[kept],
+                               BOOK_COLUMN: readers.catalogue.isbns[shown[kept]]})
+    found = targets.merge(candidates, on=[USER_COLUMN, BOOK_COLUMN], how="left", indicator=True)
+    return float((found["_merge"] == "both").mean())
+
+
+def _user_side(cold: Recommender, profiles: pd.DataFrame, reader_ids: np.ndarray) -> pd.DataFrame:
+    """The feature stage's user side of readers (``reader_ids`` order) from their profiles."""
+    rows = profiles.set_index(USER_COLUMN).loc[reader_ids, list(PROFILE_FIELDS)].reset_index(
+        drop=True)
+    return cold.profile_features(rows.astype({"Age": "float64"}))
+
+
+def _pair_rows(candidates: np.ndarray, reader_ids: np.ndarray, targets: pd.DataFrame,
+               readers: LibrarySplit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each filled candidate place (R, K) as (reader position, place, label)."""
+    reader, place = np.nonzero(candidates != NOT_RECOMMENDED)
+    wanted = pd.MultiIndex.from_frame(targets[[USER_COLUMN, BOOK_COLUMN]])
+    pairs = pd.MultiIndex.from_arrays([reader_ids[reader],
+                                       readers.catalogue.isbns[candidates[reader, place]]])
+    return reader, place, pairs.isin(wanted).astype(np.float32)
+
+
+def build_reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, generator: TopNModel,
+                        features: PairFeatures, cold: Recommender, books: ir.Table,
+                        title_components: ir.Table, statistics: ir.Table, priors: ir.Table,
+                        vocabularies: ir.Table, scaling: pd.DataFrame, folds: ir.Table,
+                        feature_params: dict[str, Any], params: dict[str, Any],
+                        ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The re-ranker's train and valid rows (tensors, ``label`` and ``user`` included).
+
+    Train: a copy of the candidate stage is fitted on the train readers' libraries; each train
+    reader with a target among its K candidates gives every such target (label 1) and up to
+    ``negatives_per_reader`` other candidates drawn at random (label 0); their item statistics
+    are out of fold. Valid: every candidate of every valid reader with a target, from the
+    candidate stage itself (what the recommender ranks), for early stopping.
+
+    ``params``: ``k`` (candidates per reader), ``negatives_per_reader``, ``seed``.
+    """
+    k = params["k"]
+    pair_generator = copy.deepcopy(generator).fit(readers.libraries["train"].matrix)
+    libraries = readers.judged_libraries("train")
+    candidates, scores = top_n(pair_generator, libraries.matrix, k)
+    reader, place, label = _pair_rows(candidates, libraries.readers, readers.targets["train"],
+                                      readers)
+    keep = _sampled_rows(reader, label, params["negatives_per_reader"], params["seed"])
+    reader, place, label = reader[keep], place[keep], label[keep]
+    columns = candidates[reader, place]
+    pairs = pd.DataFrame({USER_COLUMN: libraries.readers[reader],
+                          BOOK_COLUMN: readers.catalogue.isbns[columns],
+                          ORDER_COLUMN: np.arange(len(reader), dtype=np.int64)})
+    fitted = _fitted(feature_params, title_components, statistics, priors, vocabularies, scaling)
+    out_of_fold = fitted.build(ibis.memtable(pairs).join(books, BOOK_COLUMN), row_folds=folds,
+                               side="item").execute()
+    if len(out_of_fold) != len(pairs):
+        raise ValueError(f"{len(out_of_fold)} of {len(pairs)} train pairs have item fields")
+    train = features.tensors(
+        _user_side(cold, profiles, libraries.readers), libraries.matrix, reader, columns,
+        retrieval_features(scores)[reader, place],
+        out_of_fold[list(features.item_numeric_names)].to_numpy(np.float32))
+    train.update(label=torch.from_numpy(label), rating=torch.from_numpy(label),
+                 user=torch.from_numpy(reader.astype(np.int64)))
+
+    valid_libraries = readers.judged_libraries("valid")
+    candidates, scores = top_n(generator, valid_libraries.matrix, k)
+    reader, place, label = _pair_rows(candidates, valid_libraries.readers,
+                                      readers.targets["valid"], readers)
+    valid = features.tensors(_user_side(cold, profiles, valid_libraries.readers),
+                             valid_libraries.matrix, reader, candidates[reader, place],
+                             retrieval_features(scores)[reader, place])
+    valid.update(label=torch.from_numpy(label), user=torch.from_numpy(reader.astype(np.int64)))
+    logger.info("re-ranker rows: train %d (%d positive, %d readers), valid %d (%d positive)",
+                len(train["label"]), int(train["label"].sum()), len(np.unique(train["user"])),
+                len(valid["label"]), int(valid["label"].sum()))
+    return train, valid
+
+
+def _sampled_rows(reader: np.ndarray, label: np.ndarray, negatives: int, seed: int) -> np.ndarray:
+    """Row positions kept for training: of each reader with a positive, all the positives and
+    up to ``negatives`` negatives drawn at random (seeded), in row order."""
+    with_positive = np.isin(reader, reader[label == 1])
+    draw = np.where(label == 0, np.random.default_rng(seed).random(len(reader)), np.inf)
+    negative_rank = pd.Series(draw).groupby(reader).rank(method="first").to_numpy()
+    return np.flatnonzero(with_positive & ((label == 1) | (negative_rank <= negatives)))
+
+
+def train_reranker(train: dict[str, torch.Tensor], valid: dict[str, torch.Tensor],
+                   features: PairFeatures, model_params: dict[str, Any],
+                   training_params: dict[str, Any]) -> tuple[torch.nn.Module, pd.DataFrame]:
+    """FinalMLP over the pair fields (``features.specs``), trained on the train pairs with
+    early stopping on the valid candidates' AUC; the training history."""
+    return train_models(features.specs, FinalMLPConfig.from_params(model_params), train, valid,
+                        TrainingConfig.from_params(training_params), user_metrics=valid_user_aucs)
+
+
+def build_library_recommender(cold: Recommender, generator: TopNModel, readers: LibrarySplit,
+                              features: PairFeatures, model: torch.nn.Module,
+                              catalogue_books: pd.DataFrame, profiles: pd.DataFrame,
+                              params: dict[str, Any], top_n_judged: int,
+                              ) -> tuple[LibraryRecommender, pd.DataFrame]:
+    """The served recommender, with K chosen on the valid readers: the K of
+    ``params["k_grid"]`` whose re-ranked top ``top_n_judged`` has the best valid nDCG; the
+    table of each K's valid nDCG and Recall."""
+    books = (catalogue_books.set_index(BOOK_COLUMN).loc[readers.catalogue.isbns,
+                                                          ["Book-Title", "Book-Author"]]
+             .reset_index(drop=True))
+    rows = []
+    for k in sorted(params["k_grid"]):
+        recommender = LibraryRecommender(cold, generator, readers.catalogue, features, model,
+                                         books, k, min(cold.default_top_n, k))
+        lists = rank_library_readers(recommender, readers, profiles, "valid", top_n_judged)
+        metrics = per_reader_top_n_metrics(lists, readers.targets["valid"], top_n_judged)
+        rows.append({"k": k, **metrics[[f"ndcg@{top_n_judged}", f"recall@{top_n_judged}"]]
+                     .mean().to_dict()})
+        logger.info("re-ranking K=%d: valid nDCG@%d %.4f", k, top_n_judged,
+                    rows[-1][f"ndcg@{top_n_judged}"])
+    table = pd.DataFrame(rows)
+    best = int(table.sort_values([f"ndcg@{top_n_judged}", "k"], ascending=[False, True])["k"]
+               .iloc[0])
+    return (LibraryRecommender(cold, generator, readers.catalogue, features, model, books, best,
+                               min(cold.default_top_n, best)),
+            table.assign(chosen=table["k"] == best))
+
+
+def rank_library_readers(recommender: LibraryRecommender, readers: LibrarySplit,
+                         profiles: pd.DataFrame, split: str, k: int) -> pd.DataFrame:
+    """The recommender's top ``k`` of every ``split`` reader with a target (the scoring path of
+    a served request): ``User-ID``, ``rank``, ``ISBN``, ``score``."""
+    libraries = readers.judged_libraries(split)
+    users = _user_side(recommender.cold, profiles, libraries.readers)
+    columns, scores = recommender.rank(users, libraries.matrix, k)
+    return recommendation_table(libraries.readers, readers.catalogue, columns, scores)

@@ -1,0 +1,249 @@
+"""The recommender that reads the reader's library: their books in, a personal top N out (no
+Kedro here).
+
+Two stages, as the cold-start ``Recommender``, but both read the library:
+
+- candidates: a top-N anchor (``book_recs.topn``: EASE, item-kNN or ALS, fitted on the train
+  readers) scores the whole catalogue from the library and keeps the K best books the reader
+  does not hold (nor leaves out);
+- ranking: FinalMLP scores each (reader, candidate) pair from the reader's profile and library
+  and the candidate's fields and retrieval score (``book_recs.features.library.PairFeatures``),
+  and the best ``top_n`` are answered.
+
+A reader without a library, or whose books are all outside the catalogue, gets the cold-start
+``Recommender``'s list (Age, state, country), and the note says so. The batch evaluation of the
+library protocol and the served model both call ``rank``: one scoring path.
+
+A request is the cold-start recommender's (``Age``, ``state``, ``country``, optional
+``exclude_isbns`` and ``top_n``) with two optional fields: ``library`` (the reader's ISBNs as
+text) and ``library_ratings`` (one per library book: 0 for a book held but not rated, 1-10 for a
+rating). Unknown ISBNs are noted; a malformed library is an ``InvalidRequest`` naming the field.
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import sparse
+
+from book_recs.columns import BOOK_COLUMN
+from book_recs.devices import one_torch_thread
+from book_recs.features.library import PairFeatures, retrieval_features
+from book_recs.models.inference import predict_logits
+from book_recs.serving.recommender import (
+    ANSWER_COLUMNS,
+    NOTE_COLUMN,
+    READER_COLUMN,
+    READERS,
+    InvalidRequest,
+    Recommender,
+    _check_exclusions,
+    _check_profile,
+    _check_top_n,
+    _is_null,
+)
+from book_recs.topn import NOT_RECOMMENDED, Catalogue, TopNModel, library_row
+from book_recs.topn.ranking import best_columns, exclude_library
+
+logger = logging.getLogger(__name__)
+
+LIBRARY_FIELD, LIBRARY_RATINGS_FIELD = "library", "library_ratings"
+# Readers ranked at once in ``rank``: bounds the catalogue-wide scores (readers x C) in memory.
+READERS_PER_BATCH = 64
+COLD_START_NOTE = ("no library book is in the catalogue: cold-start recommendations from Age, "
+                   "state and country")
+UNKNOWN_SHOWN = 5
+
+
+def _check_libraries(readers: pd.DataFrame) -> tuple[list[list[str]], list[list[int] | None]]:
+    """Each reader's library ISBNs and their ratings (None when not given)."""
+    count = len(readers)
+    libraries = (readers[LIBRARY_FIELD].tolist() if LIBRARY_FIELD in readers.columns
+                 else [None] * count)
+    ratings = (readers[LIBRARY_RATINGS_FIELD].tolist() if LIBRARY_RATINGS_FIELD in readers.columns
+               else [None] * count)
+    checked_libraries, checked_ratings = [], []
+    for index, (books, rated) in enumerate(zip(libraries, ratings, strict=True)):
+        books = [] if _is_null(books) else books
+        if not isinstance(books, (list, tuple, np.ndarray)) or not all(
+                isinstance(isbn, str) for isbn in books):
+            raise InvalidRequest(LIBRARY_FIELD, f"reader {index}: must be a list of ISBNs as "
+                                                f"text, got {books!r}")
+        if _is_null(rated):
+            checked_ratings.append(None)
+        elif (not isinstance(rated, (list, tuple, np.ndarray)) or len(rated) != len(books)
+              or not all(isinstance(r, numbers.Real) and not isinstance(r, bool)
+                         and float(r) == int(r) and 0 <= r <= 10 for r in rated)):
+            raise InvalidRequest(LIBRARY_RATINGS_FIELD, f"reader {index}: must be a list of "
+                                 f"{len(books)} whole numbers from 0 to 10 (one per library "
+                                 f"book), got {rated!r}")
+        else:
+            checked_ratings.append([int(r) for r in rated])
+        checked_libraries.append(list(books))
+    return checked_libraries, checked_ratings
+
+
+class LibraryRecommender:
+    """Top-N books from a reader's library: K candidates of a top-N anchor, re-ranked by FinalMLP.
+
+    Args:
+        cold: The cold-start recommender (user-side features; readers without a library).
+        generator: The candidate stage, a fitted ``book_recs.topn`` model.
+        catalogue: Its catalogue.
+        features: How pairs become the re-ranker's tensors.
+        model: The re-ranker (FinalMLP or a ``SeedEnsemble``) over ``features.specs``.
+        books: ``Book-Title`` and ``Book-Author`` of every catalogue book, in catalogue order.
+        candidate_count: K.
+        default_top_n: ``top_n`` of a reader who gives none.
+    """
+
+    def __init__(self, cold: Recommender, generator: TopNModel, catalogue: Catalogue,
+                 features: PairFeatures, model: torch.nn.Module, books: pd.DataFrame,
+                 candidate_count: int, default_top_n: int = 10) -> None:
+        if len(books) != len(catalogue):
+            raise ValueError(f"{len(books)} book rows for a catalogue of {len(catalogue)}")
+        if not 1 <= default_top_n <= candidate_count:
+            raise ValueError(f"default_top_n must be from 1 to {candidate_count}, "
+                             f"got {default_top_n}")
+        self.cold = cold
+        self.generator = generator
+        self.catalogue = catalogue
+        self.features = features
+        self.model = model.eval()
+        self.books = books.reset_index(drop=True)
+        self.candidate_count = candidate_count
+        self.default_top_n = default_top_n
+
+    def __deepcopy__(self, memo: dict) -> LibraryRecommender:
+        # Read-only once built: kedro-mlflow deep-copies its catalog on every request.
+        return self
+
+    # ---------------------------------------------------------------- scoring
+    def rank(self, users: pd.DataFrame, libraries: sparse.csr_matrix, top_n: int,
+             exclusions: sparse.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Each reader's ``top_n`` best catalogue columns and their probabilities, best first.
+
+        Args:
+            users: R readers' user-side features (``Recommender.user_features``).
+            libraries: (R, C) their libraries (``book_recs.topn`` values: held, liked).
+            top_n: Books per reader, at most K.
+            exclusions: (R, C) books never to return besides the library (any value > 0).
+
+        Returns:
+            Columns (R, top_n), ``NOT_RECOMMENDED`` in places no candidate fills, and the
+            re-ranker's probabilities (R, top_n), 0 there.
+        """
+        columns = np.full((libraries.shape[0], top_n), NOT_RECOMMENDED, dtype=np.int64)
+        probabilities = np.zeros((libraries.shape[0], top_n), dtype=np.float64)
+        with one_torch_thread():
+            for start in range(0, libraries.shape[0], READERS_PER_BATCH):
+                batch = slice(start, start + READERS_PER_BATCH)
+                columns[batch], probabilities[batch] = self._rank_batch(
+                    users.iloc[batch], libraries[batch],
+                    None if exclusions is None else exclusions[batch], top_n)
+        return columns, probabilities
+
+    def candidates(self, libraries: sparse.csr_matrix,
+                   exclusions: sparse.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The candidate stage: each reader's K best columns outside the library (and the
+        exclusions) and their retrieval scores, (R, K) each."""
+        scores = self.generator.scores(libraries)
+        exclude_library(scores, libraries)
+        if exclusions is not None:
+            exclude_library(scores, exclusions)
+        return best_columns(scores, self.candidate_count)
+
+    def _rank_batch(self, users: pd.DataFrame, libraries: sparse.csr_matrix,
+                    exclusions: sparse.csr_matrix | None,
+                    top_n: int) -> tuple[np.ndarray, np.ndarray]:
+        candidates, retrieval_scores = self.candidates(libraries, exclusions)
+        filled = candidates != NOT_RECOMMENDED
+        readers, _ = np.nonzero(filled)
+        tensors = self.features.tensors(users, libraries, readers, candidates[filled],
+                                        retrieval_features(retrieval_scores)[filled])
+        logits = np.full(candidates.shape, -np.inf, dtype=np.float32)
+        logits[filled] = predict_logits(self.model, tensors).numpy()
+        places, best = best_columns(logits, top_n)
+        chosen = np.where(places == NOT_RECOMMENDED, NOT_RECOMMENDED,
+                          np.take_along_axis(candidates, np.maximum(places, 0), axis=1))
+        probabilities = np.where(chosen == NOT_RECOMMENDED, 0.0,
+                                 torch.sigmoid(torch.from_numpy(best).double()).numpy())
+        return chosen, probabilities
+
+    # ---------------------------------------------------------------- requests
+    def recommend(self, readers: pd.DataFrame) -> pd.DataFrame:
+        """Each reader's best books, best first: from their library when it holds a catalogue
+        book, else the cold-start list (see the module docstring). The answer's columns are
+        the cold-start recommender's; ``score`` is the re-ranker's probability of a liked book
+        for a library reader.
+
+        Raises:
+            InvalidRequest: The request is empty or a field is missing or mistyped.
+        """
+        if not isinstance(readers, pd.DataFrame) or readers.empty:
+            raise InvalidRequest(READERS, "the request holds no readers")
+        profile = _check_profile(readers)
+        exclusions = _check_exclusions(readers)
+        top_n = _check_top_n(readers, self.default_top_n, self.candidate_count)
+        books, ratings = _check_libraries(readers)
+        rows, unknown = zip(*(library_row(self.catalogue, isbns, rated)
+                              for isbns, rated in zip(books, ratings, strict=True)), strict=True)
+        libraries = sparse.vstack(rows, format="csr")
+        with_library = np.flatnonzero(np.diff(libraries.indptr) > 0)
+        cold = np.setdiff1d(np.arange(len(readers)), with_library)
+        answers = []
+        if len(cold):
+            answer = self.cold.recommend(readers.iloc[cold].drop(
+                columns=[LIBRARY_FIELD, LIBRARY_RATINGS_FIELD], errors="ignore"))
+            answer[READER_COLUMN] = cold[answer[READER_COLUMN].to_numpy()]
+            answer[NOTE_COLUMN] = [_joined(COLD_START_NOTE, note) for note in answer[NOTE_COLUMN]]
+            answers.append(answer)
+        if len(with_library):
+            answers.append(self._library_answer(
+                readers.iloc[with_library], profile.iloc[with_library], libraries[with_library],
+                [exclusions[i] for i in with_library], [top_n[i] for i in with_library],
+                [unknown[i] for i in with_library], with_library))
+        answer = pd.concat(answers, ignore_index=True)
+        return answer.sort_values([READER_COLUMN, "rank"], ignore_index=True)[ANSWER_COLUMNS]
+
+    def _library_answer(self, readers: pd.DataFrame, profile: pd.DataFrame,
+                        libraries: sparse.csr_matrix, exclusions: list[list[str]],
+                        top_n: list[int], unknown: list[list[str]],
+                        positions: np.ndarray) -> pd.DataFrame:
+        users = self.cold.user_features(profile.assign(
+            **{"row_order": np.arange(len(profile), dtype=np.int64)}))
+        excluded = sparse.vstack([library_row(self.catalogue, isbns)[0] for isbns in exclusions],
+                                 format="csr")
+        columns, probabilities = self.rank(users, libraries, max(top_n), excluded)
+        frames = []
+        for index, (reader_columns, reader_probabilities) in enumerate(
+                zip(columns, probabilities, strict=True)):
+            kept = (reader_columns != NOT_RECOMMENDED)[:top_n[index]]
+            picked = reader_columns[:top_n[index]][kept]
+            frame = self.books.iloc[picked].reset_index(drop=True)
+            frame.insert(0, BOOK_COLUMN, self.catalogue.isbns[picked])
+            frame.insert(0, "rank", np.arange(1, len(picked) + 1))
+            frame.insert(0, READER_COLUMN, positions[index])
+            frame["score"] = reader_probabilities[:top_n[index]][kept]
+            frame[NOTE_COLUMN] = _joined(_unknown_library_note(unknown[index]), *self.cold._notes(
+                profile.iloc[index], users.iloc[index], exclusions[index], len(picked),
+                top_n[index]))
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+
+def _unknown_library_note(unknown: list[str]) -> str:
+    """How many library ISBNs are outside the catalogue, and the first few."""
+    if not unknown:
+        return ""
+    more = f" and {len(unknown) - UNKNOWN_SHOWN} more" if len(unknown) > UNKNOWN_SHOWN else ""
+    return (f"{len(unknown)} library ISBN(s) not in the catalogue: "
+            f"{', '.join(unknown[:UNKNOWN_SHOWN])}{more}")
+
+
+def _joined(*notes: str) -> str:
+    return "; ".join(note for note in notes if note)
