@@ -10,7 +10,8 @@ one row of scores out, no refit. Shapes: R readers, C catalogue books, F factors
   marks a book the model never recommends. Library books are scored like any other: excluding
   them is :func:`book_recs.topn.ranking.top_n`'s job.
 
-Each model's constructor takes its parameters by keyword, as a Kedro parameters file writes them.
+Each model's constructor takes its parameters by keyword only, as a Kedro parameters file
+writes them.
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ class Popularity:
 
     >>> from book_recs.topn.interactions import HELD
     >>> train = sparse.csr_matrix([[HELD, LIKED, 0.0], [HELD, 0.0, LIKED]])
-    >>> Popularity("liked").fit(train).scores(train[:1]).tolist()
+    >>> Popularity(count="liked").fit(train).scores(train[:1]).tolist()
     [[0.0, 1.0, 1.0]]
     """
 
-    def __init__(self, count: Literal["held", "liked"] = "held") -> None:
+    def __init__(self, *, count: Literal["held", "liked"] = "held") -> None:
         if count not in ("held", "liked"):
             raise ValueError(f"count must be 'held' or 'liked', got {count!r}")
         self.count = count
@@ -89,7 +90,7 @@ class ItemKNN:
         similarity_matrix: C x C sparse, row i holds book i's neighbours (and i itself).
     """
 
-    def __init__(self, similarity: str = "cosine", neighbours: int = 100,
+    def __init__(self, *, similarity: str = "cosine", neighbours: int = 100,
                  liked_weight: float = 1.0, num_threads: int = 0) -> None:
         if similarity not in ITEM_SIMILARITIES:
             raise ValueError(f"similarity must be one of {sorted(ITEM_SIMILARITIES)}")
@@ -173,7 +174,8 @@ class EASE:
         weights: B, C' x C' float32.
     """
 
-    def __init__(self, l2: float = 500.0, min_count: int = 5, liked_weight: float = 1.0) -> None:
+    def __init__(self, *, l2: float = 500.0, min_count: int = 5,
+                 liked_weight: float = 1.0) -> None:
         self.l2 = l2
         self.min_count = min_count
         self.liked_weight = liked_weight
@@ -213,13 +215,14 @@ class ALS:
         factors, regularization, alpha, iterations: implicit's ``AlternatingLeastSquares``.
         random_state: seed of the initial factors (same seed and data: same factors).
         liked_weight: weight of a liked book (a held one weighs 1) before ``alpha``.
-        num_threads: implicit's threads (0: every core); the result does not depend on it.
+        num_threads: implicit's threads for the fit (0: every core); the result does not
+            depend on it. A fold-in runs on one thread.
 
     Attributes:
         item_factors: C x F float32.
     """
 
-    def __init__(self, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0,
+    def __init__(self, *, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0,
                  iterations: int = 15, random_state: int = 0, liked_weight: float = 1.0,
                  num_threads: int = 0) -> None:
         self.factors = factors
@@ -245,6 +248,10 @@ class ALS:
             self.model.fit(weigh(interactions, self.liked_weight), show_progress=False)
         # Train readers' factors are never used again: new readers are folded in.
         self.model.user_factors = None
+        # A fold-in is a small solve per reader: one thread is fast (0.1 ms a reader), and an
+        # OpenMP team left spinning after it slowed the BLAS product that follows (30 ms instead
+        # of 8 for one reader on 2 busy cores).
+        self.model.num_threads = 1
         return self
 
     def reader_factors(self, libraries: sparse.csr_matrix) -> np.ndarray:
