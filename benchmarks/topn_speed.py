@@ -29,9 +29,9 @@ from book_recs.topn import (
     ItemKNN,
     Popularity,
     library_row,
+    model_top_n_metrics,
     reader_matrix,
     top_n,
-    valid_metrics,
 )
 from book_recs.topn.interactions import LIKED_ABOVE
 
@@ -118,7 +118,7 @@ def main() -> None:
         model = make().fit(train_matrix)
         fit_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        metrics = valid_metrics(model, valid, targets, catalogue, k=10)
+        metrics = model_top_n_metrics(model, valid, targets, catalogue, k=10)
         readers_per_second = len(metrics) / (time.perf_counter() - started)
         latency = single_reader_latencies(model, catalogue, libraries, single)
         show(f"| {name} | {fit_seconds:.1f} | {readers_per_second:,.0f} "

@@ -61,6 +61,14 @@ def test_ease_scores_books_below_min_count_minus_infinity_and_fits_on_the_rest()
     assert np.isfinite(scores[:, kept]).all()
 
 
+def test_ease_refuses_a_catalogue_larger_than_lapack_inverts(monkeypatch):
+    monkeypatch.setattr(topn_models, "EASE_MAX_BOOKS", 3)
+    train = _csr([[HELD, HELD, HELD, HELD], [HELD, HELD, HELD, 0]])
+    with pytest.raises(ValueError, match="4 books reach min_count=1"):
+        EASE(min_count=1).fit(train)
+    assert len(EASE(min_count=2).fit(train).columns) == 3
+
+
 def test_gram_matrix_in_blocks_equals_the_dense_product():
     interactions = random_interactions(30, 7, seed=3)
     dense = interactions.toarray()

@@ -30,6 +30,9 @@ from threadpoolctl import threadpool_limits
 from .interactions import LIKED, weigh
 
 GRAM_BLOCK_COLUMNS = 2048  # columns of X^T X built at once: C x 2048 float32 at most at a time
+EASE_MAX_BOOKS = 23_170
+"""The largest EASE catalogue: B of 2 GiB float32. LAPACK's Cholesky through scipy's OpenBLAS
+segfaulted on this project's machines at 29,105 books (3.4 GB) and ran at 22,886 (1.95 GiB)."""
 
 
 class TopNModel(Protocol):
@@ -146,7 +149,7 @@ def _symmetric_inverse_in_place(matrix: np.ndarray) -> np.ndarray:
     if info != 0:
         raise np.linalg.LinAlgError(f"inverse failed (LAPACK info {info})")
     if not np.shares_memory(inverse, matrix):
-        raise MemoryError("LAPACK copied the matrix instead of working in place")
+        raise RuntimeError("LAPACK copied the matrix instead of working in place")
     # The Fortran lower triangle is the C upper one: mirror it into the lower one, block by block.
     n = matrix.shape[0]
     for start in range(0, n, GRAM_BLOCK_COLUMNS):
@@ -161,8 +164,8 @@ class EASE:
     """EASE (Steck 2019): an item-item weight matrix B with a zero diagonal, closed form
     B = -P / diag(P) with P = (X^T X + l2 I)^-1; a reader's scores are library . B.
 
-    B is dense over the books held by at least ``min_count`` train readers (its size C' x C'
-    float32 bounds the memory: 20k books = 1.6 GB); every other book scores ``-inf``.
+    B is dense over the books held by at least ``min_count`` train readers (C' x C' float32:
+    20k books = 1.6 GB, at most ``EASE_MAX_BOOKS``); every other book scores ``-inf``.
 
     Args:
         l2: the ridge penalty lambda.
@@ -184,8 +187,17 @@ class EASE:
         self.weights: np.ndarray | None = None
 
     def fit(self, interactions: sparse.csr_matrix) -> Self:
+        """Fits B on the train readers (R x C).
+
+        Raises:
+            ValueError: if more than ``EASE_MAX_BOOKS`` books reach ``min_count`` (LAPACK would
+                crash).
+        """
         self.n_catalogue = interactions.shape[1]
         self.columns = np.flatnonzero(_column_counts(interactions) >= self.min_count)
+        if len(self.columns) > EASE_MAX_BOOKS:
+            raise ValueError(f"{len(self.columns):,} books reach min_count={self.min_count}, more "
+                             f"than EASE's {EASE_MAX_BOOKS:,}: raise min_count")
         weighted = weigh(interactions, self.liked_weight)[:, self.columns]
         weights = gram_matrix(weighted)
         weights[np.diag_indices_from(weights)] += self.l2
