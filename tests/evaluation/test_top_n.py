@@ -27,8 +27,8 @@ def test_top_n_metrics_equal_sklearn_ndcg_and_recall_by_hand(k):
     got = per_reader_top_n_metrics(recommended, targets.sample(frac=1.0, random_state=0), k)
     assert got.index.tolist() == list(range(35))
     assert got[f"hits@{k}"].gt(0).sum() >= 4  # the fixture has hits to judge
-    for reader, wanted in targets.groupby("User-ID")["ISBN"]:
-        wanted = set(wanted)
+    for reader, isbns in targets.groupby("User-ID")["ISBN"]:
+        wanted = set(isbns)
         shown = recommended[recommended["User-ID"] == reader].sort_values("rank")
         books = shown["ISBN"].tolist()
         missed = sorted(wanted - set(books))

@@ -61,6 +61,14 @@ def test_ease_scores_books_below_min_count_minus_infinity_and_fits_on_the_rest()
     assert np.isfinite(scores[:, kept]).all()
 
 
+def test_ease_refuses_a_catalogue_larger_than_lapack_inverts(monkeypatch):
+    monkeypatch.setattr(topn_models, "EASE_MAX_BOOKS", 3)
+    train = _csr([[HELD, HELD, HELD, HELD], [HELD, HELD, HELD, 0]])
+    with pytest.raises(ValueError, match="4 books reach min_count=1"):
+        EASE(min_count=1).fit(train)
+    assert len(EASE(min_count=2).fit(train).columns) == 3
+
+
 def test_gram_matrix_in_blocks_equals_the_dense_product():
     interactions = random_interactions(30, 7, seed=3)
     dense = interactions.toarray()
@@ -70,12 +78,12 @@ def test_gram_matrix_in_blocks_equals_the_dense_product():
 def test_popularity_counts_train_readers_holding_or_liking_a_book():
     train = _csr([[HELD, LIKED, 0], [HELD, 0, LIKED], [HELD, LIKED, 0]])
     libraries = _csr([[0, 0, HELD], [HELD, 0, 0]])
-    held = Popularity("held").fit(train).scores(libraries)
-    liked = Popularity("liked").fit(train).scores(libraries)
+    held = Popularity(count="held").fit(train).scores(libraries)
+    liked = Popularity(count="liked").fit(train).scores(libraries)
     np.testing.assert_array_equal(held, [[3, 2, 1], [3, 2, 1]])
     np.testing.assert_array_equal(liked, [[0, 2, 1], [0, 2, 1]])
     with pytest.raises(ValueError, match="count"):
-        Popularity("rated")
+        Popularity(count="rated")
 
 
 # Readers x books a, b, c: cos(a, b) = 2/sqrt(6), cos(a, c) = 1/sqrt(6), cos(b, c) = 0.
@@ -84,20 +92,20 @@ COS_AB, COS_AC = 2 / np.sqrt(6), 1 / np.sqrt(6)
 
 
 def test_item_knn_cosine_scores_are_the_library_times_the_similarities_by_hand():
-    model = ItemKNN("cosine", neighbours=5).fit(_csr(KNN_TRAIN))
+    model = ItemKNN(similarity="cosine", neighbours=5).fit(_csr(KNN_TRAIN))
     scores = model.scores(_csr([[HELD, 0, 0], [0, HELD, HELD]]))
     np.testing.assert_allclose(scores, [[1, COS_AB, COS_AC], [COS_AB + COS_AC, 1, 1]], rtol=1e-6)
 
 
 def test_item_knn_keeps_each_books_nearest_neighbours_besides_itself():
     # One neighbour: a keeps b (not c), b keeps a, c keeps a.
-    model = ItemKNN("cosine", neighbours=1).fit(_csr(KNN_TRAIN))
+    model = ItemKNN(similarity="cosine", neighbours=1).fit(_csr(KNN_TRAIN))
     scores = model.scores(_csr([[HELD, 0, 0], [0, 0, HELD]]))
     np.testing.assert_allclose(scores, [[1, COS_AB, 0], [COS_AC, 0, 1]], rtol=1e-6)
 
 
 def test_item_knn_weighs_a_liked_library_book():
-    model = ItemKNN("cosine", neighbours=5, liked_weight=2.0).fit(_csr(KNN_TRAIN))
+    model = ItemKNN(similarity="cosine", neighbours=5, liked_weight=2.0).fit(_csr(KNN_TRAIN))
     np.testing.assert_allclose(model.scores(_csr([[LIKED, 0, 0]])), [[2, 2 * COS_AB, 2 * COS_AC]],
                                rtol=1e-6)
 
@@ -108,7 +116,7 @@ def test_item_knn_weighs_a_liked_library_book():
     ("cosine", CosineRecommender), ("bm25", BM25Recommender), ("tfidf", TFIDFRecommender)])
 def test_item_knn_fold_in_equals_implicits_own_recommend(similarity, recommender):
     train, library = random_interactions(60, 12, seed=4), random_interactions(1, 12, seed=5)
-    model = ItemKNN(similarity, neighbours=4).fit(train)
+    model = ItemKNN(similarity=similarity, neighbours=4).fit(train)
     reference = recommender(K=5)
     reference.fit(weigh(train, 1.0).tocsr(), show_progress=False)
     ids, expected = reference.recommend(0, weigh(library, 1.0), N=12,

@@ -13,8 +13,9 @@ from .interactions import (
 from .models import ALS, EASE, ItemKNN, Popularity, TopNModel
 from .protocol import LibrarySplit
 from .ranking import NOT_RECOMMENDED, recommendation_table, top_n
-from .tuning import GridSearch, choose_parameters, valid_metrics
+from .tuning import GridSearch, choose_parameters, model_top_n_metrics
 
 __all__ = ["ALS", "EASE", "HELD", "LIKED", "NOT_RECOMMENDED", "Catalogue", "GridSearch", "ItemKNN",
-           "LibrarySplit", "Popularity", "ReaderMatrix", "TopNModel", "choose_parameters", "library_row",
-           "reader_matrix", "recommendation_table", "top_n", "valid_metrics", "weigh"]
+           "LibrarySplit", "Popularity", "ReaderMatrix", "TopNModel", "choose_parameters",
+           "library_row", "model_top_n_metrics", "reader_matrix", "recommendation_table", "top_n",
+           "weigh"]

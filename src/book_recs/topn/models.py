@@ -10,7 +10,8 @@ one row of scores out, no refit. Shapes: R readers, C catalogue books, F factors
   marks a book the model never recommends. Library books are scored like any other: excluding
   them is :func:`book_recs.topn.ranking.top_n`'s job.
 
-Each model's constructor takes its parameters by keyword, as a Kedro parameters file writes them.
+Each model's constructor takes its parameters by keyword only, as a Kedro parameters file
+writes them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from threadpoolctl import threadpool_limits
 from .interactions import LIKED, weigh
 
 GRAM_BLOCK_COLUMNS = 2048  # columns of X^T X built at once: C x 2048 float32 at most at a time
+EASE_MAX_BOOKS = 23_170
+"""The largest EASE catalogue: B of 2 GiB float32. LAPACK's Cholesky through scipy's OpenBLAS
+segfaulted on this project's machines at 29,105 books (3.4 GB) and ran at 22,886 (1.95 GiB)."""
 
 
 class TopNModel(Protocol):
@@ -53,11 +57,11 @@ class Popularity:
 
     >>> from book_recs.topn.interactions import HELD
     >>> train = sparse.csr_matrix([[HELD, LIKED, 0.0], [HELD, 0.0, LIKED]])
-    >>> Popularity("liked").fit(train).scores(train[:1]).tolist()
+    >>> Popularity(count="liked").fit(train).scores(train[:1]).tolist()
     [[0.0, 1.0, 1.0]]
     """
 
-    def __init__(self, count: Literal["held", "liked"] = "held") -> None:
+    def __init__(self, *, count: Literal["held", "liked"] = "held") -> None:
         if count not in ("held", "liked"):
             raise ValueError(f"count must be 'held' or 'liked', got {count!r}")
         self.count = count
@@ -89,7 +93,7 @@ class ItemKNN:
         similarity_matrix: C x C sparse, row i holds book i's neighbours (and i itself).
     """
 
-    def __init__(self, similarity: str = "cosine", neighbours: int = 100,
+    def __init__(self, *, similarity: str = "cosine", neighbours: int = 100,
                  liked_weight: float = 1.0, num_threads: int = 0) -> None:
         if similarity not in ITEM_SIMILARITIES:
             raise ValueError(f"similarity must be one of {sorted(ITEM_SIMILARITIES)}")
@@ -145,7 +149,7 @@ def _symmetric_inverse_in_place(matrix: np.ndarray) -> np.ndarray:
     if info != 0:
         raise np.linalg.LinAlgError(f"inverse failed (LAPACK info {info})")
     if not np.shares_memory(inverse, matrix):
-        raise MemoryError("LAPACK copied the matrix instead of working in place")
+        raise RuntimeError("LAPACK copied the matrix instead of working in place")
     # The Fortran lower triangle is the C upper one: mirror it into the lower one, block by block.
     n = matrix.shape[0]
     for start in range(0, n, GRAM_BLOCK_COLUMNS):
@@ -160,8 +164,8 @@ class EASE:
     """EASE (Steck 2019): an item-item weight matrix B with a zero diagonal, closed form
     B = -P / diag(P) with P = (X^T X + l2 I)^-1; a reader's scores are library . B.
 
-    B is dense over the books held by at least ``min_count`` train readers (its size C' x C'
-    float32 bounds the memory: 20k books = 1.6 GB); every other book scores ``-inf``.
+    B is dense over the books held by at least ``min_count`` train readers (C' x C' float32:
+    20k books = 1.6 GB, at most ``EASE_MAX_BOOKS``); every other book scores ``-inf``.
 
     Args:
         l2: the ridge penalty lambda.
@@ -173,7 +177,8 @@ class EASE:
         weights: B, C' x C' float32.
     """
 
-    def __init__(self, l2: float = 500.0, min_count: int = 5, liked_weight: float = 1.0) -> None:
+    def __init__(self, *, l2: float = 500.0, min_count: int = 5,
+                 liked_weight: float = 1.0) -> None:
         self.l2 = l2
         self.min_count = min_count
         self.liked_weight = liked_weight
@@ -182,8 +187,17 @@ class EASE:
         self.weights: np.ndarray | None = None
 
     def fit(self, interactions: sparse.csr_matrix) -> Self:
+        """Fits B on the train readers (R x C).
+
+        Raises:
+            ValueError: if more than ``EASE_MAX_BOOKS`` books reach ``min_count`` (LAPACK would
+                crash).
+        """
         self.n_catalogue = interactions.shape[1]
         self.columns = np.flatnonzero(_column_counts(interactions) >= self.min_count)
+        if len(self.columns) > EASE_MAX_BOOKS:
+            raise ValueError(f"{len(self.columns):,} books reach min_count={self.min_count}, more "
+                             f"than EASE's {EASE_MAX_BOOKS:,}: raise min_count")
         weighted = weigh(interactions, self.liked_weight)[:, self.columns]
         weights = gram_matrix(weighted)
         weights[np.diag_indices_from(weights)] += self.l2
@@ -213,13 +227,14 @@ class ALS:
         factors, regularization, alpha, iterations: implicit's ``AlternatingLeastSquares``.
         random_state: seed of the initial factors (same seed and data: same factors).
         liked_weight: weight of a liked book (a held one weighs 1) before ``alpha``.
-        num_threads: implicit's threads (0: every core); the result does not depend on it.
+        num_threads: implicit's threads for the fit (0: every core); the result does not
+            depend on it. A fold-in runs on one thread.
 
     Attributes:
         item_factors: C x F float32.
     """
 
-    def __init__(self, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0,
+    def __init__(self, *, factors: int = 64, regularization: float = 0.01, alpha: float = 1.0,
                  iterations: int = 15, random_state: int = 0, liked_weight: float = 1.0,
                  num_threads: int = 0) -> None:
         self.factors = factors
@@ -245,6 +260,10 @@ class ALS:
             self.model.fit(weigh(interactions, self.liked_weight), show_progress=False)
         # Train readers' factors are never used again: new readers are folded in.
         self.model.user_factors = None
+        # A fold-in is a small solve per reader: one thread is fast (0.1 ms a reader), and an
+        # OpenMP team left spinning after it slowed the BLAS product that follows (30 ms instead
+        # of 8 for one reader on 2 busy cores).
+        self.model.num_threads = 1
         return self
 
     def reader_factors(self, libraries: sparse.csr_matrix) -> np.ndarray:

@@ -11,9 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from book_recs.columns import USER_COLUMN
 from book_recs.evaluation.top_n import per_reader_top_n_metrics
 
 from .interactions import Catalogue, ReaderMatrix
@@ -53,18 +55,22 @@ def grid_points(grid: dict[str, list]) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in points]
 
 
-def valid_metrics(model: TopNModel, libraries: ReaderMatrix, targets: pd.DataFrame,
-                  catalogue: Catalogue, k: int, batch_size: int | None = None) -> pd.DataFrame:
-    """Per-reader metrics of ``model``'s top K for the readers of ``libraries``
-    (:func:`book_recs.evaluation.top_n.per_reader_top_n_metrics`)."""
-    columns, scores = top_n(model, libraries.matrix, k, batch_size)
-    recommended = recommendation_table(libraries.readers, catalogue, columns, scores)
+def model_top_n_metrics(model: TopNModel, libraries: ReaderMatrix, targets: pd.DataFrame,
+                        catalogue: Catalogue, *, k: int,
+                        batch_size: int | None = None) -> pd.DataFrame:
+    """Per-reader metrics of ``model``'s top K for the readers of ``targets``, from their
+    ``libraries`` (:func:`book_recs.evaluation.top_n.per_reader_top_n_metrics`); only the readers
+    with a target are scored (the others count in no metric). Valid readers while tuning, test
+    readers once the parameters are chosen."""
+    judged = np.isin(libraries.readers, targets[USER_COLUMN].unique())
+    columns, scores = top_n(model, libraries.matrix[judged], k, batch_size)
+    recommended = recommendation_table(libraries.readers[judged], catalogue, columns, scores)
     return per_reader_top_n_metrics(recommended, targets, k)
 
 
 def choose_parameters(model_class: type[TopNModel], grid: dict[str, list],
                       train: sparse.csr_matrix, valid_libraries: ReaderMatrix,
-                      valid_targets: pd.DataFrame, catalogue: Catalogue, k: int = 10,
+                      valid_targets: pd.DataFrame, *, catalogue: Catalogue, k: int = 10,
                       batch_size: int | None = None) -> GridSearch:
     """Fits ``model_class(**point)`` on ``train`` once per distinct grid point and keeps the best
     by valid nDCG@K.
@@ -89,7 +95,8 @@ def choose_parameters(model_class: type[TopNModel], grid: dict[str, list],
         started = time.perf_counter()
         model = model_class(**point).fit(train)
         fit_seconds = time.perf_counter() - started
-        metrics = valid_metrics(model, valid_libraries, valid_targets, catalogue, k, batch_size)
+        metrics = model_top_n_metrics(model, valid_libraries, valid_targets, catalogue, k=k,
+                                batch_size=batch_size)
         ndcg, recall = metrics[f"ndcg@{k}"].mean(), metrics[f"recall@{k}"].mean()
         rows.append({**point, f"ndcg@{k}": ndcg, f"recall@{k}": recall, FIT_SECONDS: fit_seconds})
         logger.info("%s %d/%d %s: valid ndcg@%d %.4f, recall@%d %.4f (fit %.1f s)",
