@@ -136,7 +136,7 @@ def test_unknown_places_and_isbns_are_answered_with_a_note(recent):
     assert "state 'atlantis' is not in the training vocabulary" in note
     assert "country 'oz' is not in the training vocabulary" in note
     assert "Age 120 is outside the train range [20, 60]" in note
-    assert "1 left-out ISBNs not in the catalogue ('nowhere')" in note
+    assert "left-out ISBNs not in the catalogue: 1 ('nowhere')" in note
     assert "only 4 candidates are left" in note
     assert answer["note"].iloc[1:].eq("").all()  # the reader's first row only
     assert known["note"].eq("").all()
@@ -235,7 +235,7 @@ def test_a_note_and_a_message_stay_short_whatever_the_request_holds(fitted, book
     answer = roomy.recommend(readers({"exclude_isbns": unknown, "state": "x" * 10_000,
                                       "top_n": 5}))
     note = answer["note"].iloc[0]
-    assert ("10,000 left-out ISBNs not in the catalogue (the first 5: 'unknown-00000', "
+    assert ("left-out ISBNs not in the catalogue: 10,000 (the first 5: 'unknown-00000', "
             "'unknown-00001', 'unknown-00002', 'unknown-00003', 'unknown-00004')") in note
     assert "state 'xxx" in note
     assert len(note) < 400

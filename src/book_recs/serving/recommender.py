@@ -486,7 +486,7 @@ class Recommender:
         if unknown:
             shown = ", ".join(map(_echo.repr, unknown[:NOTE_ISBNS]))
             first = f"the first {NOTE_ISBNS}: " if len(unknown) > NOTE_ISBNS else ""
-            notes.append(f"{len(unknown):,} left-out ISBNs not in the catalogue ({first}{shown})")
+            notes.append(f"left-out ISBNs not in the catalogue: {len(unknown):,} ({first}{shown})")
         if returned < asked:
             notes.append(f"only {returned} candidates are left after leaving out the read books")
         return notes
