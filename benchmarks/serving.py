@@ -81,6 +81,8 @@ LARGE_READERS = 20_000
 KILL_WINDOW = 30.0
 # Soak: a client's requests at the most (the run is bounded in time too).
 SOAK_MOST_REQUESTS = 200_000
+# Soak: seconds between two readings of the server's RSS.
+RSS_EVERY = 30.0
 
 
 def requests(count: int, top_n: int) -> list[dict]:
@@ -273,6 +275,14 @@ def kill_a_worker(served: ServedModel, at: float, events: dict[str, float]) -> N
         time.sleep(0.2)
 
 
+def sample_memory(served: ServedModel, until: float, samples: list[int]) -> None:
+    """The server's RSS every ``RSS_EVERY`` seconds until ``until``."""
+    while time.perf_counter() < until:
+        samples.append(tree_memory(served.pid))
+        time.sleep(min(RSS_EVERY, max(0.0, until - time.perf_counter())))
+    samples.append(tree_memory(served.pid))
+
+
 def percentiles(latencies: list[float]) -> str:
     if not latencies:
         return "no request"
@@ -285,15 +295,19 @@ def soak(served: ServedModel, limits: dict[str, int], seconds: float, clients: i
     kinds = soak_kinds(limits)
     records: list[tuple] = []
     events: dict[str, float] = {}
-    rss_start, load_start = tree_memory(served.pid), load_average()
+    memory: list[int] = []
+    load_start = load_average()
     start = time.perf_counter()
-    killer = threading.Thread(target=kill_a_worker, args=(served, start + seconds / 2, events))
-    killer.start()
+    watchers = [threading.Thread(target=kill_a_worker, args=(served, start + seconds / 2, events)),
+                threading.Thread(target=sample_memory, args=(served, start + seconds, memory))]
+    for watcher in watchers:
+        watcher.start()
     with ThreadPoolExecutor(clients) as pool:
         for offset in range(clients):
             pool.submit(soak_client, served.url, kinds, offset * 7, start + seconds, records)
-    killer.join()
-    rss_end = tree_memory(served.pid)
+    for watcher in watchers:
+        watcher.join()
+    rss_start, rss_end = memory[0], memory[-1]
     frame = pd.DataFrame(records, columns=["start", "kind", "outcome", "seconds"])
     print(f"  soak: {clients} clients for {seconds:.0f} s, {len(frame):,} requests "
           f"({len(frame) / seconds:.1f}/s); {load_start} -> {os.getloadavg()[0]:.1f}")
@@ -312,7 +326,8 @@ def soak(served: ServedModel, limits: dict[str, int], seconds: float, clients: i
     before_kill = events.get("rss_before_kill", rss_end)
     print(f"  server RSS (process tree): {rss_start / 2**20:,.0f} MB at the start, "
           f"{before_kill / 2**20:,.0f} MB before the kill, {rss_end / 2**20:,.0f} MB at the end "
-          f"({(rss_end / rss_start - 1) * 100:+.1f}%)")
+          f"({(rss_end / rss_start - 1) * 100:+.1f}%); every {RSS_EVERY:.0f} s: "
+          + ", ".join(f"{rss / 2**20:,.0f}" for rss in memory) + " MB")
     if "kill" not in events:
         print("  no worker killed (one worker: uvicorn runs the app in its own process)")
         return
