@@ -30,6 +30,13 @@ from pathlib import Path
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
+CONCURRENCY = 16
+"""uvicorn's ``--limit-concurrency`` per worker (``UVICORN_LIMIT_CONCURRENCY``, which uvicorn reads
+from the environment that ``mlflow models serve`` passes on): a worker holding this many
+connections answers the next request 503 at once. A worker computes every request it started,
+also after MLflow's timeout has answered 504 (docs/serving.md, "Limits and timeout"): this bound
+and the request limits keep its in-flight work, 15 of the largest requests at the most, well
+inside that timeout."""
 
 
 def free_port() -> int:
@@ -160,8 +167,9 @@ def _stop(process: subprocess.Popen) -> None:
 def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
                  startup_timeout: float = 300.0, cwd: Path | None = None,
                  env: dict[str, str] | None = None) -> Iterator[ServedModel]:
-    """``mlflow models serve -m <model_uri> --env-manager local -h 127.0.0.1 -p <free port>``
-    with this interpreter's environment, until the block ends.
+    """``mlflow models serve -m <model_uri> --env-manager local -h 127.0.0.1 -p <free port>
+    -w <workers>`` with this interpreter's environment and ``UVICORN_LIMIT_CONCURRENCY`` at
+    ``CONCURRENCY``, until the block ends.
 
     Args:
         model_uri: e.g. ``models:/book_recs/1``.
@@ -170,7 +178,7 @@ def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
         workers: uvicorn worker processes.
         startup_timeout: Seconds to wait for ``/ping`` before giving up.
         cwd: The server's working directory.
-        env: Extra environment variables.
+        env: Extra environment variables (they may replace ``UVICORN_LIMIT_CONCURRENCY``).
 
     Raises:
         RuntimeError: The server stopped, or did not answer in time (its log's tail says why).
@@ -179,7 +187,7 @@ def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
     url = f"http://{LOOPBACK}:{port}"
     bin_dir = str(Path(sys.executable).parent)  # the server runs `uvicorn` from PATH
     environment = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
-                   "KEDRO_DISABLE_TELEMETRY": "1",
+                   "KEDRO_DISABLE_TELEMETRY": "1", "UVICORN_LIMIT_CONCURRENCY": str(CONCURRENCY),
                    "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **(env or {})}
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
                "--env-manager", "local", "-h", LOOPBACK, "-p", str(port), "-w", str(workers)]
