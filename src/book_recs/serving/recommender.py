@@ -159,6 +159,7 @@ def _check_profile(readers: pd.DataFrame) -> pd.DataFrame:
 
 
 def _above(limit: str, most: int, value: int) -> str:
+    """How a message names a limit and the value beyond it."""
     return f"above the limit {limit} = {most:,}, got {value:,}"
 
 
@@ -203,8 +204,9 @@ def _check_top_n(readers: pd.DataFrame, default: int, candidates: int,
     if TOP_N_FIELD not in readers.columns:
         return [default] * len(readers)
     most = min(candidates, limit)
-    bound = " and ".join([*["the candidate count"] * (candidates == most),
-                          *[f"the limit max_top_n = {limit}"] * (limit == most)])
+    bound = " and ".join(name for name, value in (("the candidate count", candidates),
+                                                  (f"the limit max_top_n = {limit}", limit))
+                         if value == most)
     counts = []
     for index, value in enumerate(readers[TOP_N_FIELD]):
         if _is_null(value):
