@@ -45,7 +45,13 @@ from book_recs.serving.evaluation import (
     liked_books,
     reader_profiles,
 )
-from book_recs.serving.recommender import RANKINGS, READER_COLUMN, Recommender, ranking_scores
+from book_recs.serving.recommender import (
+    RANKINGS,
+    READER_COLUMN,
+    Recommender,
+    RequestLimits,
+    ranking_scores,
+)
 from book_recs.settings import CONFIG_LOADER_ARGS
 
 PROJECT_PATH = Path(__file__).resolve().parents[1]
@@ -112,7 +118,7 @@ def main() -> None:
     union = pd.concat(selected.values())[[BOOK_COLUMN, READ_SHARE]].drop_duplicates(BOOK_COLUMN)
     recommender = Recommender.build(
         fitted, books, ibis.memtable(union.assign(**{CANDIDATE_RANK: np.arange(1, len(union) + 1)})),
-        model)
+        model, limits=RequestLimits(**params["recommendation"]["limits"]))
     isbns = recommender.candidates[BOOK_COLUMN]
     union_books = recommender.candidates[[BOOK_COLUMN]].assign(
         **{rates.author_column: recommender.item_features[rates.author_column]})

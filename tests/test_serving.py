@@ -8,6 +8,7 @@ a traceback); unknown places and ISBNs are answered, with a note."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -91,7 +92,8 @@ def test_unknown_places_and_isbns_are_answered_with_a_note(server):
     note = answer["note"].iloc[0]
     assert "state 'atlantis' is not in the training vocabulary" in note
     assert "country 'oz' is not in the training vocabulary" in note
-    assert "left-out ISBNs not in the catalogue: not-an-isbn" in note
+    assert "left-out ISBNs not in the catalogue: 1 ('not-an-isbn')" in note
+    assert answer["note"].iloc[1:].eq("").all()  # once per reader
 
 
 @pytest.mark.parametrize(("reader", "field"), [
@@ -112,6 +114,35 @@ def test_a_bad_request_gets_400_naming_the_field(server, recommendation_params, 
     assert status == 400, body
     assert field in body["message"]
     assert "Traceback" not in body["message"]
+
+
+def test_a_request_beyond_a_limit_gets_400_naming_it_and_the_next_one_is_answered(
+        server, recommendation_params):
+    """The limits of the sample run's parameters, enforced by the served model."""
+    most = recommendation_params["limits"]["max_readers_per_request"]
+    status, body = post(server, {"dataframe_records": [READER] * (most + 1)})
+    assert status == 400, body
+    assert f"readers: above the limit max_readers_per_request = {most:,}, got {most + 1:,}" in (
+        body["message"])
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert len(answers(server, READER)) == 10
+
+
+def test_the_longest_isbn_list_is_answered_in_a_few_rows_and_a_longer_one_refused(
+        server, recommendation_params):
+    """A reader's whole allowance of unknown ISBNs: the answer holds the top N and a short note,
+    not the list again."""
+    most = recommendation_params["limits"]["max_isbns_per_reader"]
+    unknown = [f"unknown-{number:06d}" for number in range(most + 1)]
+    status, body = post(server, {"dataframe_records": [{**READER, "exclude_isbns": unknown}]})
+    assert status == 400, body
+    assert f"above the limit max_isbns_per_reader = {most:,}, got {most + 1:,}" in body["message"]
+    request = {"dataframe_records": [{**READER, "exclude_isbns": unknown[:most], "top_n": 3}]}
+    status, body = post(server, request)
+    assert status == 200, body
+    assert len(json.dumps(body)) < 2_000 < len(json.dumps(request)) // 100
+    assert f"left-out ISBNs not in the catalogue: {most:,} (the first 5: " in (
+        body["predictions"][0]["note"])
 
 
 @pytest.fixture

@@ -18,9 +18,13 @@ from book_recs.features.model_input import (
     numeric_features,
 )
 from book_recs.models.feature_spec import FeatureSpec, field_order
+from book_recs.serving.recommender import RequestLimits
 
 YEARS = {"b0": 1990.0, "b1": 1991.0, "b2": 1992.0, "b3": 1993.0, "b4": 1994.0}
 PROFILE = {"Age": 34.0, "state": "california", "country": "usa"}
+LIMITS = RequestLimits(max_readers_per_request=8, max_isbns_per_reader=8, max_isbns_per_request=16,
+                       max_top_n=5)
+"""Request limits that only the tests of the limits meet (5 books: top_n is at most 5 anyway)."""
 
 
 class FixedModel(torch.nn.Module):

@@ -16,17 +16,23 @@ from book_recs.features.model_input import ORDER_COLUMN
 from book_recs.models.finalmlp import FinalMLP, FinalMLPConfig
 from book_recs.models.inference import predict_frame
 from book_recs.serving.candidates import CandidateConfig, select_candidates
-from book_recs.serving.recommender import ANSWER_COLUMNS, InvalidRequest, Recommender
-from tests.serving.conftest import PROFILE, YEARS, FixedModel, RecentBooksModel
+from book_recs.serving.recommender import (
+    ANSWER_COLUMNS,
+    InvalidRequest,
+    Recommender,
+    RequestLimits,
+)
+from tests.serving.conftest import LIMITS, PROFILE, YEARS, FixedModel, RecentBooksModel
 
 
 def sigmoid(logits: list[float]) -> np.ndarray:
     return 1 / (1 + np.exp(-np.asarray(logits)))
 
 
-def make_recommender(fitted, books, model, k: int = 5, default_top_n: int = 3) -> Recommender:
+def make_recommender(fitted, books, model, k: int = 5, default_top_n: int = 3,
+                     limits: RequestLimits = LIMITS) -> Recommender:
     return Recommender.build(fitted, books, select_candidates(books, CandidateConfig("most_liked", k)),
-                             model, default_top_n)
+                             model, default_top_n, limits=limits)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +60,7 @@ def test_a_reader_gets_the_best_books_first_cut_at_top_n_and_never_a_left_out_on
 def test_each_reader_of_a_request_gets_an_answer_with_the_default_top_n(fitted, books, specs):
     recommender = Recommender.build(
         fitted, books, select_candidates(books, CandidateConfig("most_liked", 5)),
-        RecentBooksModel(specs), default_top_n=2)
+        RecentBooksModel(specs), default_top_n=2, limits=LIMITS)
     answer = recommender.recommend(readers({"top_n": 1}, {"exclude_isbns": ["b4", "b0"]}, {}))
     assert answer["reader"].tolist() == [0, 1, 1, 2, 2]
     assert answer["ISBN"].tolist() == ["b4", "b3", "b2", "b4", "b3"]
@@ -66,14 +72,14 @@ def test_expected_like_weighs_the_like_probability_by_the_read_share(fitted, boo
     candidates = ibis.memtable({"ISBN": list(shares), "read_share": list(shares.values()),
                                 "candidate_rank": [1, 2, 3, 4, 5]})
     recommender = Recommender.build(fitted, books, candidates, RecentBooksModel(specs),
-                                    default_top_n=5, ranking="expected_like")
+                                    default_top_n=5, ranking="expected_like", limits=LIMITS)
     answer = recommender.recommend(readers({"top_n": 5}))
     assert answer["ISBN"].tolist() == ["b3", "b2", "b1", "b0", "b4"]
     np.testing.assert_allclose(answer["score"], sigmoid([4, 3, 2, 1, 5]) * [0.9, 0.5, 0.5, 0.5, 0.1],
                                rtol=1e-6)
     with pytest.raises(ValueError, match="ranking must be one of"):
         Recommender.build(fitted, books, candidates, RecentBooksModel(specs), default_top_n=5,
-                          ranking="newest")
+                          ranking="newest", limits=LIMITS)
 
 
 def test_equal_scores_come_in_isbn_order(fitted, books, specs):
@@ -130,8 +136,9 @@ def test_unknown_places_and_isbns_are_answered_with_a_note(recent):
     assert "state 'atlantis' is not in the training vocabulary" in note
     assert "country 'oz' is not in the training vocabulary" in note
     assert "Age 120 is outside the train range [20, 60]" in note
-    assert "left-out ISBNs not in the catalogue: nowhere" in note
+    assert "left-out ISBNs not in the catalogue: 1 ('nowhere')" in note
     assert "only 4 candidates are left" in note
+    assert answer["note"].iloc[1:].eq("").all()  # the reader's first row only
     assert known["note"].eq("").all()
 
 
@@ -171,4 +178,76 @@ def test_a_pickled_recommender_answers_alike_and_is_never_copied(recent):
     request = readers({"exclude_isbns": ["b2"]}, {"Age": None, "state": "texas"})
     restored = pickle.loads(pickle.dumps(recent))
     pd.testing.assert_frame_equal(restored.recommend(request), recent.recommend(request))
+    assert restored.limits == recent.limits == LIMITS
     assert copy.deepcopy(recent) is recent
+
+
+SMALL = RequestLimits(max_readers_per_request=3, max_isbns_per_reader=4, max_isbns_per_request=6,
+                      max_top_n=2)
+
+
+@pytest.fixture(scope="module")
+def small(fitted, books, specs) -> Recommender:
+    """The 5 books, with limits small enough to meet in a test."""
+    return make_recommender(fitted, books, RecentBooksModel(specs), default_top_n=2, limits=SMALL)
+
+
+@pytest.mark.parametrize(("just_under", "beyond", "field", "limit"), [
+    ([{}] * 3, [{}] * 4, "readers", "above the limit max_readers_per_request = 3, got 4"),
+    ([{"exclude_isbns": ["b0"] * 4}], [{"exclude_isbns": ["b0"] * 5}], "exclude_isbns",
+     "reader 0: above the limit max_isbns_per_reader = 4, got 5"),
+    ([{"exclude_isbns": ["b0"] * 3}] * 2, [{"exclude_isbns": ["b0"] * 3}, {},
+                                           {"exclude_isbns": ["b0"] * 4}],
+     "exclude_isbns", "above the limit max_isbns_per_request = 6, got 7"),
+    ([{"top_n": 2}], [{}, {"top_n": 3}], "top_n",
+     "reader 1: must be a whole number from 1 to 2 (the limit max_top_n = 2), got 3.0"),
+])
+def test_a_request_beyond_a_limit_is_refused_naming_it_and_one_just_under_is_answered(
+        small, just_under, beyond, field, limit):
+    assert small.recommend(readers(*just_under))["reader"].nunique() == len(just_under)
+    with pytest.raises(InvalidRequest) as error:
+        small.recommend(readers(*beyond))
+    assert error.value.field == field
+    assert str(error.value) == f"{field}: {limit}"
+
+
+def test_the_candidate_count_bounds_top_n_below_the_limit(fitted, books, specs):
+    recommender = make_recommender(fitted, books, RecentBooksModel(specs), k=2, default_top_n=2,
+                                   limits=SMALL)  # max_top_n 2, 2 candidates
+    with pytest.raises(InvalidRequest, match=r"from 1 to 2 \(the candidate count and the limit "
+                                             r"max_top_n = 2\), got 3"):
+        recommender.recommend(readers({"top_n": 3}))
+
+
+def test_the_evaluation_ranks_more_readers_than_a_request_may_hold(small):
+    many = readers(*[{}] * 5)
+    with pytest.raises(InvalidRequest, match="max_readers_per_request"):
+        small.recommend(many)
+    answer = small.recommend(many, check_limits=False)
+    assert answer["reader"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+
+
+def test_a_note_and_a_message_stay_short_whatever_the_request_holds(fitted, books, specs):
+    roomy = make_recommender(fitted, books, RecentBooksModel(specs), limits=RequestLimits(
+        max_readers_per_request=1, max_isbns_per_reader=10_000, max_isbns_per_request=10_000,
+        max_top_n=5))
+    unknown = [f"unknown-{number:05d}" for number in range(10_000)]
+    answer = roomy.recommend(readers({"exclude_isbns": unknown, "state": "x" * 10_000,
+                                      "top_n": 5}))
+    note = answer["note"].iloc[0]
+    assert ("left-out ISBNs not in the catalogue: 10,000 (the first 5: 'unknown-00000', "
+            "'unknown-00001', 'unknown-00002', 'unknown-00003', 'unknown-00004')") in note
+    assert "state 'xxx" in note
+    assert len(note) < 400
+    assert answer["note"].iloc[1:].eq("").all()
+    with pytest.raises(InvalidRequest) as error:
+        roomy.recommend(readers({"exclude_isbns": list(range(10_000))}))
+    assert str(error.value).startswith("exclude_isbns: reader 0: must be a list of ISBNs as text")
+    assert len(str(error.value)) < 200
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, None])
+def test_a_limit_is_a_whole_number_from_one(value):
+    with pytest.raises(ValueError, match="max_top_n must be a whole number from 1"):
+        RequestLimits(max_readers_per_request=1, max_isbns_per_reader=1, max_isbns_per_request=1,
+                      max_top_n=value)

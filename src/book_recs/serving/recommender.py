@@ -25,14 +25,22 @@ A request is a table of readers: ``Age`` (number or null), ``state`` and ``count
 null) are required, ``exclude_isbns`` (books already read, never recommended back) and ``top_n``
 (default 10, at most K) are optional. Anything else is refused with ``InvalidRequest``, whose
 message starts with the field. Unknown states, countries and ISBNs are valid: they get the
-out-of-vocabulary id (or are nothing to leave out) and a ``note`` in the answer.
+out-of-vocabulary id (or are nothing to leave out) and a ``note`` on the reader's first row.
+
+A request is checked against the recommender's ``RequestLimits`` before any work: readers per
+request, ISBNs per list and per request, ``top_n``. The limits travel inside the pickled
+recommender, so the served model enforces them; they bound what a request costs and what its
+answer holds (at most ``max_top_n`` rows per reader, a note of bounded length).
 """
 
 from __future__ import annotations
 
 import logging
 import numbers
+import reprlib
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import duckdb
@@ -58,6 +66,9 @@ PROFILE_FIELDS = {"Age": "float64", "state": "string", "country": "string"}
 """Required per reader (null allowed: a missing Age takes the train median, a missing location
 part the ``unknown`` token, as in training)."""
 EXCLUDE_FIELD, TOP_N_FIELD, READERS = "exclude_isbns", "top_n", "readers"
+ISBN_LIST_FIELDS = (EXCLUDE_FIELD,)
+"""Every per-reader list of ISBNs a request may hold: each list within ``max_isbns_per_reader``,
+all of them together within ``max_isbns_per_request``."""
 READER_COLUMN, NOTE_COLUMN = "reader", "note"
 BOOK_FIELDS = [BOOK_COLUMN, "Book-Title", "Book-Author"]
 ANSWER_COLUMNS = [READER_COLUMN, "rank", *BOOK_FIELDS, "score", NOTE_COLUMN]
@@ -65,6 +76,37 @@ FITTED_TABLES = ("title_components", "item_statistics", "statistics_priors", "vo
 # Reader x candidate rows scored at once: bounds memory when many readers are ranked together.
 MAX_ROWS_PER_BATCH = 8192
 RANKINGS = ("like_probability", "expected_like")
+# A note shows this many unknown ISBNs (and counts them all).
+NOTE_ISBNS = 5
+# What a message or a note echoes of a request's value: never the whole of a long one.
+_echo = reprlib.Repr()
+_echo.maxstring, _echo.maxother, _echo.maxlist, _echo.maxtuple = 40, 40, 5, 5
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """What one request may ask; beyond a limit it is refused (``InvalidRequest`` naming the
+    limit and the value) before any work. Parameters ``recommendation.limits``.
+
+    Attributes:
+        max_readers_per_request: Readers (records) in one request.
+        max_isbns_per_reader: ISBNs in one reader's list (each of ``ISBN_LIST_FIELDS``).
+        max_isbns_per_request: ISBNs in all the lists of one request together.
+        max_top_n: A reader's ``top_n`` (the candidate count bounds it too).
+    """
+
+    max_readers_per_request: int
+    max_isbns_per_reader: int
+    max_isbns_per_request: int
+    max_top_n: int
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number from 1, got {value!r}")
+
+
+UNLIMITED = RequestLimits(**{field.name: sys.maxsize for field in fields(RequestLimits)})
 
 
 def ranking_scores(like_probabilities: np.ndarray, read_shares: np.ndarray,
@@ -100,11 +142,13 @@ def _check_profile(readers: pd.DataFrame) -> pd.DataFrame:
                                          "(null when unknown)")
     for index, age in enumerate(readers["Age"]):
         if not _is_null(age) and (isinstance(age, bool) or not isinstance(age, numbers.Real)):
-            raise InvalidRequest("Age", f"reader {index}: must be a number or null, got {age!r}")
+            raise InvalidRequest("Age", f"reader {index}: must be a number or null, "
+                                          f"got {_echo.repr(age)}")
     for field in ("state", "country"):
         for index, value in enumerate(readers[field]):
             if not _is_null(value) and not isinstance(value, str):
-                raise InvalidRequest(field, f"reader {index}: must be text or null, got {value!r}")
+                raise InvalidRequest(field, f"reader {index}: must be text or null, "
+                                           f"got {_echo.repr(value)}")
     profile = pd.DataFrame({
         "Age": pd.to_numeric(readers["Age"], errors="raise").astype("float64").to_numpy(),
         **{field: pd.array([None if _is_null(v) else v for v in readers[field]], dtype="str")
@@ -114,27 +158,55 @@ def _check_profile(readers: pd.DataFrame) -> pd.DataFrame:
     return profile
 
 
-def _check_exclusions(readers: pd.DataFrame) -> list[list[str]]:
-    """Each reader's ISBNs to leave out (none when the field or the value is absent)."""
-    if EXCLUDE_FIELD not in readers.columns:
+def _above(limit: str, most: int, value: int) -> str:
+    """How a message names a limit and the value beyond it."""
+    return f"above the limit {limit} = {most:,}, got {value:,}"
+
+
+def isbn_lists(readers: pd.DataFrame, field: str, most: int) -> list[list[str]]:
+    """Each reader's list of ISBNs in ``field`` (empty when the field or the value is absent):
+    a list of text, at most ``most`` long (counted before its items are read)."""
+    if field not in readers.columns:
         return [[] for _ in range(len(readers))]
-    exclusions = []
-    for index, value in enumerate(readers[EXCLUDE_FIELD]):
+    lists = []
+    for index, value in enumerate(readers[field]):
         if _is_null(value):
-            exclusions.append([])
+            lists.append([])
             continue
-        if not isinstance(value, (list, tuple, np.ndarray)) or not all(
-                isinstance(isbn, str) for isbn in value):
-            raise InvalidRequest(EXCLUDE_FIELD, f"reader {index}: must be a list of ISBNs as text, "
-                                                f"got {value!r}")
-        exclusions.append(list(value))
-    return exclusions
+        if not isinstance(value, (list, tuple, np.ndarray)):
+            raise InvalidRequest(field, f"reader {index}: must be a list of ISBNs as text, "
+                                        f"got {_echo.repr(value)}")
+        if len(value) > most:
+            raise InvalidRequest(field, f"reader {index}: "
+                                        f"{_above('max_isbns_per_reader', most, len(value))}")
+        if not all(isinstance(isbn, str) for isbn in value):
+            raise InvalidRequest(field, f"reader {index}: must be a list of ISBNs as text, "
+                                        f"got {_echo.repr(list(value))}")
+        lists.append(list(value))
+    return lists
 
 
-def _check_top_n(readers: pd.DataFrame, default: int, most: int) -> list[int]:
-    """Each reader's ``top_n`` (``default`` when absent): a whole number in [1, most]."""
+def _check_isbn_lists(readers: pd.DataFrame, limits: RequestLimits) -> dict[str, list[list[str]]]:
+    """Each of ``ISBN_LIST_FIELDS``: every reader's list, within the limits."""
+    lists = {field: isbn_lists(readers, field, limits.max_isbns_per_reader)
+             for field in ISBN_LIST_FIELDS}
+    total = sum(len(isbns) for field_lists in lists.values() for isbns in field_lists)
+    if total > limits.max_isbns_per_request:
+        raise InvalidRequest("+".join(ISBN_LIST_FIELDS),
+                             _above("max_isbns_per_request", limits.max_isbns_per_request, total))
+    return lists
+
+
+def _check_top_n(readers: pd.DataFrame, default: int, candidates: int,
+                 limit: int) -> list[int]:
+    """Each reader's ``top_n`` (``default`` when absent): a whole number from 1 to the candidate
+    count and the limit ``max_top_n``, whichever is lower."""
     if TOP_N_FIELD not in readers.columns:
         return [default] * len(readers)
+    most = min(candidates, limit)
+    bound = " and ".join(name for name, value in (("the candidate count", candidates),
+                                                  (f"the limit max_top_n = {limit}", limit))
+                         if value == most)
     counts = []
     for index, value in enumerate(readers[TOP_N_FIELD]):
         if _is_null(value):
@@ -144,7 +216,7 @@ def _check_top_n(readers: pd.DataFrame, default: int, most: int) -> list[int]:
                 or not np.isfinite(value) or float(value) != int(value)
                 or not 1 <= int(value) <= most):
             raise InvalidRequest(TOP_N_FIELD, f"reader {index}: must be a whole number from 1 to "
-                                              f"{most} (the candidate count), got {value!r}")
+                                              f"{most} ({bound}), got {_echo.repr(value)}")
         counts.append(int(value))
     return counts
 
@@ -169,6 +241,7 @@ class Recommender:
         catalogue_isbns: Every ISBN of the catalogue (a left-out ISBN outside it gets a note).
         default_top_n: ``top_n`` of a reader who gives none.
         ranking: ``like_probability`` or ``expected_like`` (see the module docstring).
+        limits: What one request may ask.
     """
 
     def __init__(self, model: torch.nn.Module, config: FieldConfig,
@@ -176,7 +249,7 @@ class Recommender:
                  user_vocabularies: pd.DataFrame,
                  scaling: pd.DataFrame, table_schemas: dict[str, ibis.Schema],
                  catalogue_isbns: Sequence[str], default_top_n: int = 10,
-                 ranking: str = "like_probability") -> None:
+                 ranking: str = "like_probability", *, limits: RequestLimits) -> None:
         if candidates.empty:
             raise ValueError("a recommender needs at least one candidate book")
         if ranking not in RANKINGS:
@@ -196,12 +269,13 @@ class Recommender:
         self.catalogue_isbns = frozenset(catalogue_isbns)
         self.default_top_n = default_top_n
         self.ranking = ranking
+        self.limits = limits
         self._prepare()
 
     @classmethod
     def build(cls, fitted: FittedFeatures, books: ir.Table, candidates: ir.Table,
               model: torch.nn.Module, default_top_n: int = 10,
-              ranking: str = "like_probability") -> Recommender:
+              ranking: str = "like_probability", *, limits: RequestLimits) -> Recommender:
         """Compute the candidates' item side with the fitted tables, on their engine.
 
         Args:
@@ -212,6 +286,7 @@ class Recommender:
             model: The trained model.
             default_top_n: ``top_n`` of a reader who gives none.
             ranking: ``like_probability`` or ``expected_like``.
+            limits: What one request may ask.
         """
         catalogue = books.select(BOOK_COLUMN, "Book-Title", "Book-Author", "Year-Of-Publication",
                                  "Publisher").distinct()
@@ -231,7 +306,7 @@ class Recommender:
                    user_vocabularies, fitted.scaling,
                    {name: table.schema() for name, table in tables.items()},
                    books.select(BOOK_COLUMN).distinct().execute()[BOOK_COLUMN].tolist(),
-                   default_top_n, ranking)
+                   default_top_n, ranking, limits=limits)
 
     # ---------------------------------------------------------------- runtime state
     def _prepare(self) -> None:
@@ -350,26 +425,34 @@ class Recommender:
         ISBN order): the order every answer follows."""
         return np.lexsort((self._isbn_order, -scores))
 
-    def recommend(self, readers: pd.DataFrame) -> pd.DataFrame:
+    def recommend(self, readers: pd.DataFrame, *, check_limits: bool = True) -> pd.DataFrame:
         """Each reader's best books among the candidates, best first.
 
         Args:
             readers: One row per reader (see the module docstring).
+            check_limits: Whether ``limits`` apply: False for the project's own evaluation,
+                which ranks every profile of a split at once and is no request.
 
         Returns:
             ``reader`` (its row in ``readers``), ``rank`` (1..), ``ISBN``, ``Book-Title``,
             ``Book-Author``, ``score`` (what ``ranking`` orders by: the probability that the
             reader rates the book above 7, or that the reader rates it and above 7) and
-            ``note`` (what was unknown in the reader's request; empty when nothing was).
+            ``note`` (what was unknown in the reader's request, on the reader's first row;
+            empty on the other rows and when nothing was).
 
         Raises:
-            InvalidRequest: The request is empty or a field is missing or mistyped.
+            InvalidRequest: The request is empty, beyond a limit, or a field is missing or
+                mistyped.
         """
         if not isinstance(readers, pd.DataFrame) or readers.empty:
             raise InvalidRequest(READERS, "the request holds no readers")
+        limits = self.limits if check_limits else UNLIMITED
+        if len(readers) > limits.max_readers_per_request:
+            raise InvalidRequest(READERS, _above("max_readers_per_request",
+                                                 limits.max_readers_per_request, len(readers)))
+        exclusions = _check_isbn_lists(readers, limits)[EXCLUDE_FIELD]
+        top_n = _check_top_n(readers, self.default_top_n, self.candidate_count, limits.max_top_n)
         profile = _check_profile(readers)
-        exclusions = _check_exclusions(readers)
-        top_n = _check_top_n(readers, self.default_top_n, self.candidate_count)
         users = self.user_features(profile)
         scores = ranking_scores(self.score(users), self.candidates[READ_SHARE].to_numpy(),
                                 self.ranking)
@@ -383,19 +466,21 @@ class Recommender:
                                                exclusions[reader], len(best), top_n[reader])))
         reader = np.repeat(np.arange(len(picks)), [len(best) for best in picks])
         best = np.concatenate(picks)
+        rank = np.concatenate([np.arange(1, len(p) + 1) for p in picks])
         answer = self.candidates.iloc[best][BOOK_FIELDS].reset_index(drop=True)
-        answer.insert(0, "rank", np.concatenate([np.arange(1, len(p) + 1) for p in picks]))
+        answer.insert(0, "rank", rank)
         answer.insert(0, READER_COLUMN, reader)
         answer["score"] = scores[reader, best]
-        answer[NOTE_COLUMN] = np.asarray(notes, dtype=object)[reader]
+        # Once per reader: a long note on each of its rows would multiply the answer's size.
+        answer[NOTE_COLUMN] = np.where(rank == 1, np.asarray(notes, dtype=object)[reader], "")
         return answer[ANSWER_COLUMNS]
 
     def _notes(self, profile: pd.Series, features: pd.Series, exclusions: list[str],
                returned: int, asked: int) -> list[str]:
         """What a reader's answer should say about the request: unknown values, a clipped age,
         ISBNs outside the catalogue, fewer books than asked."""
-        notes = [f"{field} {profile[field]!r} is not in the training vocabulary "
-                 "(out-of-vocabulary id)" for field in ("state", "country")
+        notes = [f"{field} {_echo.repr(profile[field])} is not in the training "
+                 "vocabulary (out-of-vocabulary id)" for field in ("state", "country")
                  if field in self._user_columns and not _is_null(profile[field])
                  and features[field] == 0]
         age = self.config.numeric_column("Age")
@@ -406,7 +491,9 @@ class Recommender:
                          f"{maximum:g}] and counts as the nearest end")
         unknown = [isbn for isbn in exclusions if isbn not in self.catalogue_isbns]
         if unknown:
-            notes.append(f"left-out ISBNs not in the catalogue: {', '.join(unknown)}")
+            shown = ", ".join(map(_echo.repr, unknown[:NOTE_ISBNS]))
+            first = f"the first {NOTE_ISBNS}: " if len(unknown) > NOTE_ISBNS else ""
+            notes.append(f"left-out ISBNs not in the catalogue: {len(unknown):,} ({first}{shown})")
         if returned < asked:
             notes.append(f"only {returned} candidates are left after leaving out the read books")
         return notes

@@ -6,7 +6,10 @@ stopped (the served-model tests and ``benchmarks/serving.py``; no Kedro here).
                                                   "country": "usa"}]})
 
 The server listens on 127.0.0.1 only, on a free port, in its own process group: leaving the
-``with`` block ends that group (the ``mlflow`` command and the uvicorn server it starts).
+``with`` block ends that group (the ``mlflow`` command and the uvicorn server it starts). With
+several workers, uvicorn's parent process starts one child process per worker and starts a new
+one when a worker dies; ``worker_pids`` finds them, ``tree_memory`` and ``tree_cpu_seconds`` read
+the whole tree from /proc.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ from pathlib import Path
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
+CONCURRENCY = 16
+"""uvicorn's ``--limit-concurrency`` per worker (``UVICORN_LIMIT_CONCURRENCY``, which uvicorn reads
+from the environment that ``mlflow models serve`` passes on): a worker holding this many
+connections answers the next request 503 at once. A worker computes every request it started,
+also after MLflow's timeout has answered 504 (docs/serving.md, "Limits and timeout"): this bound
+and the request limits keep its in-flight work, 15 of the largest requests at the most, well
+inside that timeout."""
 
 
 def free_port() -> int:
@@ -39,27 +49,96 @@ def free_port() -> int:
 @dataclass(frozen=True)
 class ServedModel:
     """A running server: ``url`` (``http://127.0.0.1:PORT``), the seconds it took to answer
-    ``/ping`` after the command started, and its log file."""
+    ``/ping`` after the command started, its log file and the process id of the ``mlflow``
+    command (the root of the server's process tree)."""
 
     url: str
     startup_seconds: float
     log: Path
+    pid: int
+
+
+def post_bytes(url: str, data: bytes, content_type: str = "application/json",
+               timeout: float = 60.0) -> tuple[int, bytes]:
+    """POST ``data`` to ``url``/invocations: the HTTP status and the answer's bytes."""
+    request = urllib.request.Request(f"{url}/invocations", data=data,
+                                     headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def post(url: str, body: Any, timeout: float = 60.0) -> tuple[int, dict]:
     """POST ``body`` as JSON to ``url``/invocations: the HTTP status and the decoded answer
     (``{"text": ...}`` when the answer is not JSON)."""
-    request = urllib.request.Request(f"{url}/invocations", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, text = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, text = error.code, error.read()
+    status, text = post_bytes(url, json.dumps(body).encode(), timeout=timeout)
     try:
         return status, json.loads(text)
     except json.JSONDecodeError:
         return status, {"text": text.decode(errors="replace")}
+
+
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (state, parent id, ...)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process under it that is alive now (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(_proc_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except OSError:  # ended meanwhile
+                continue
+    tree, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        tree.append(pid)
+        frontier.extend(children.get(pid, []))
+    return tree
+
+
+def worker_pids(root: int) -> list[int]:
+    """The uvicorn worker processes of a server started with several workers: the processes
+    that uvicorn's parent started through multiprocessing (none with one worker)."""
+    workers = []
+    for pid in process_tree(root):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"multiprocessing.spawn" in command and b"spawn_main" in command:
+            workers.append(pid)
+    return workers
+
+
+def tree_memory(root: int) -> int:
+    """Resident memory of ``root``'s process tree, in bytes: the sum of each process's RSS."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) * 1024 for line in status.splitlines()
+                     if line.startswith("VmRSS:"))
+    return total
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of the processes of ``root``'s tree alive now."""
+    ticks = 0
+    for pid in process_tree(root):
+        try:
+            fields = _proc_stat(pid)
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _answers_ping(url: str) -> bool:
@@ -88,8 +167,9 @@ def _stop(process: subprocess.Popen) -> None:
 def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
                  startup_timeout: float = 300.0, cwd: Path | None = None,
                  env: dict[str, str] | None = None) -> Iterator[ServedModel]:
-    """``mlflow models serve -m <model_uri> --env-manager local -h 127.0.0.1 -p <free port>``
-    with this interpreter's environment, until the block ends.
+    """``mlflow models serve -m <model_uri> --env-manager local -h 127.0.0.1 -p <free port>
+    -w <workers>`` with this interpreter's environment and ``UVICORN_LIMIT_CONCURRENCY`` at
+    ``CONCURRENCY``, until the block ends.
 
     Args:
         model_uri: e.g. ``models:/book_recs/1``.
@@ -98,7 +178,7 @@ def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
         workers: uvicorn worker processes.
         startup_timeout: Seconds to wait for ``/ping`` before giving up.
         cwd: The server's working directory.
-        env: Extra environment variables.
+        env: Extra environment variables (they may replace ``UVICORN_LIMIT_CONCURRENCY``).
 
     Raises:
         RuntimeError: The server stopped, or did not answer in time (its log's tail says why).
@@ -107,7 +187,7 @@ def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
     url = f"http://{LOOPBACK}:{port}"
     bin_dir = str(Path(sys.executable).parent)  # the server runs `uvicorn` from PATH
     environment = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
-                   "KEDRO_DISABLE_TELEMETRY": "1",
+                   "KEDRO_DISABLE_TELEMETRY": "1", "UVICORN_LIMIT_CONCURRENCY": str(CONCURRENCY),
                    "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **(env or {})}
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
                "--env-manager", "local", "-h", LOOPBACK, "-p", str(port), "-w", str(workers)]
@@ -125,6 +205,6 @@ def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
                          else f"did not answer /ping within {startup_timeout:.0f} s")
                 raise RuntimeError(f"`{' '.join(command)}` {state}:\n{tail}")
             time.sleep(0.2)
-        yield ServedModel(url, time.perf_counter() - started, log)
+        yield ServedModel(url, time.perf_counter() - started, log, process.pid)
     finally:
         _stop(process)

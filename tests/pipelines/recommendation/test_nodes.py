@@ -18,10 +18,12 @@ from book_recs.pipelines.recommendation.nodes import (
     select_candidate_books,
 )
 from book_recs.serving.candidates import CandidateConfig, select_candidates
-from book_recs.serving.recommender import Recommender
+from book_recs.serving.recommender import Recommender, RequestLimits
 from tests.serving.conftest import PROFILE, RecentBooksModel
 
 EVALUATION = {"bootstrap_resamples": 50, "bootstrap_seed": 0, "confidence": 0.95}
+LIMITS = {"max_readers_per_request": 2, "max_isbns_per_reader": 3, "max_isbns_per_request": 4,
+          "max_top_n": 4}
 
 
 def feature_params(config) -> dict:
@@ -43,7 +45,7 @@ def recommender(books, fitted, specs) -> Recommender:
     return build_recommender(
         candidates, books, fitted.title_components, fitted.statistics, fitted.priors,
         fitted.vocabularies, fitted.scaling, feature_params(fitted.config),
-        RecentBooksModel(specs), default_top_n=2, ranking="like_probability")
+        RecentBooksModel(specs), default_top_n=2, ranking="like_probability", limits=LIMITS)
 
 
 def test_candidates_are_the_k_books_of_the_rule(books):
@@ -55,9 +57,11 @@ def test_candidates_are_the_k_books_of_the_rule(books):
 
 def test_the_node_builds_the_recommender_of_the_feature_stage(recommender, books, fitted, specs):
     assert recommender.candidates["ISBN"].tolist() == ["b4", "b3", "b2", "b1"]
+    assert recommender.limits == RequestLimits(**LIMITS)
     direct = Recommender.build(fitted, books,
                                select_candidates(books, CandidateConfig("most_liked", 4)),
-                               RecentBooksModel(specs), default_top_n=2)
+                               RecentBooksModel(specs), default_top_n=2,
+                               limits=RequestLimits(**LIMITS))
     pd.testing.assert_frame_equal(recommender.item_features, direct.item_features)
 
 
@@ -79,6 +83,7 @@ def test_a_batch_request_is_answered_reader_by_reader(recommender):
     ([{"Age": 30.0, "country": "usa"}], "state"),
     ([{**PROFILE, "top_n": 5}], "top_n"),  # above the 4 candidates
     ([{**PROFILE, "Age": "old"}], "Age"),
+    ([PROFILE] * 3, "readers"),  # above max_readers_per_request
 ])
 def test_a_bad_request_becomes_mlflows_invalid_parameter_error(recommender, readers, field):
     with pytest.raises(MlflowException) as error:

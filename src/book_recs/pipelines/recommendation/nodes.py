@@ -17,7 +17,7 @@ from book_recs.features.model_input import FittedFeatures
 from book_recs.model_registry import REFERENCE_MODEL
 from book_recs.serving.candidates import CandidateConfig, select_candidates
 from book_recs.serving.evaluation import evaluate_split
-from book_recs.serving.recommender import InvalidRequest, Recommender
+from book_recs.serving.recommender import InvalidRequest, Recommender, RequestLimits
 
 logger = logging.getLogger(__name__)
 
@@ -31,14 +31,17 @@ def build_recommender(
     candidates: ir.Table, books: ir.Table, title_components: ir.Table, statistics: ir.Table,
     priors: ir.Table, vocabularies: ir.Table, scaling: pd.DataFrame,
     feature_params: dict[str, Any], model: Any, default_top_n: int, ranking: str,
+    limits: dict[str, int],
 ) -> Recommender:
     """The recommender of the trained model over the candidate books, their item side built
     once with what the feature stage fitted (``FittedFeatures``); the model's ``input_specs``
-    say which fields it reads. ``ranking``: ``like_probability`` or ``expected_like``
-    (``book_recs.serving.recommender``)."""
+    say which fields it reads. ``ranking``: ``like_probability`` or ``expected_like``;
+    ``limits``: what one request may ask (``RequestLimits``: both in
+    ``book_recs.serving.recommender``)."""
     fitted = FittedFeatures(FieldConfig.from_params(feature_params), title_components, statistics,
                             priors, vocabularies, scaling)
-    recommender = Recommender.build(fitted, books, candidates, model, default_top_n, ranking)
+    recommender = Recommender.build(fitted, books, candidates, model, default_top_n, ranking,
+                                    limits=RequestLimits(**limits))
     logger.info("recommender over %d candidate books, ranked by %s", recommender.candidate_count,
                 ranking)
     return recommender
@@ -54,7 +57,8 @@ def recommend_books(readers: pd.DataFrame, recommender: Recommender) -> pd.DataF
 
     Raises:
         MlflowException: ``INVALID_PARAMETER_VALUE`` (HTTP 400 from MLflow's scoring server)
-            naming the field, when the request is empty or a field is missing or mistyped.
+            naming the field, when the request is empty, beyond a limit (named, with the value),
+            or a field is missing or mistyped.
     """
     try:
         return recommender.recommend(readers)

@@ -42,6 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "model": f"{REFERENCE_MODEL}.model",
                     "default_top_n": "params:recommendation.default_top_n",
                     "ranking": "params:recommendation.ranking",
+                    "limits": "params:recommendation.limits",
                 },
                 outputs="recommender",
                 name="build_recommender",
