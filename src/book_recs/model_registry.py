@@ -70,5 +70,5 @@ def trained_by(pipeline: str) -> tuple[ModelEntry, ...]:
 # namespace ``library``): the top-N anchors (book_recs.topn), each ``library.<name>``, and the
 # recommender that reads the library, compared against every anchor.
 LIBRARY_ANCHORS = ("popularity", "item_knn", "ease", "als")
-LIBRARY_REFERENCE = "ease"
-LIBRARY_MODEL_NAMES = LIBRARY_ANCHORS
+LIBRARY_REFERENCE = "recommender"
+LIBRARY_MODEL_NAMES = (LIBRARY_REFERENCE, *LIBRARY_ANCHORS)

@@ -36,14 +36,20 @@ from book_recs.features.library import PairFeatures, retrieval_features
 from book_recs.models.inference import predict_logits
 from book_recs.serving.recommender import (
     ANSWER_COLUMNS,
+    EXCLUDE_FIELD,
+    LIBRARY_FIELD,
     NOTE_COLUMN,
+    NOTE_ISBNS,
     READER_COLUMN,
     READERS,
+    UNLIMITED,
     InvalidRequest,
     Recommender,
-    _check_exclusions,
+    _above,
+    _check_isbn_lists,
     _check_profile,
     _check_top_n,
+    _echo,
     _is_null,
 )
 from book_recs.topn import NOT_RECOMMENDED, Catalogue, TopNModel, library_row
@@ -51,40 +57,34 @@ from book_recs.topn.ranking import best_columns, exclude_library
 
 logger = logging.getLogger(__name__)
 
-LIBRARY_FIELD, LIBRARY_RATINGS_FIELD = "library", "library_ratings"
+LIBRARY_RATINGS_FIELD = "library_ratings"
 # Readers ranked at once in ``rank``: bounds the catalogue-wide scores (readers x C) in memory.
 READERS_PER_BATCH = 64
 COLD_START_NOTE = ("no library book is in the catalogue: cold-start recommendations from Age, "
                    "state and country")
-UNKNOWN_SHOWN = 5
 
 
-def _check_libraries(readers: pd.DataFrame) -> tuple[list[list[str]], list[list[int] | None]]:
-    """Each reader's library ISBNs and their ratings (None when not given)."""
-    count = len(readers)
-    libraries = (readers[LIBRARY_FIELD].tolist() if LIBRARY_FIELD in readers.columns
-                 else [None] * count)
-    ratings = (readers[LIBRARY_RATINGS_FIELD].tolist() if LIBRARY_RATINGS_FIELD in readers.columns
-               else [None] * count)
-    checked_libraries, checked_ratings = [], []
-    for index, (books, rated) in enumerate(zip(libraries, ratings, strict=True)):
-        books = [] if _is_null(books) else books
-        if not isinstance(books, (list, tuple, np.ndarray)) or not all(
-                isinstance(isbn, str) for isbn in books):
-            raise InvalidRequest(LIBRARY_FIELD, f"reader {index}: must be a list of ISBNs as "
-                                                f"text, got {books!r}")
+def _check_library_ratings(readers: pd.DataFrame,
+                           libraries: list[list[str]]) -> list[list[int] | None]:
+    """Each reader's library ratings (None when not given): one whole number from 0 to 10 per
+    library book."""
+    if LIBRARY_RATINGS_FIELD not in readers.columns:
+        return [None] * len(readers)
+    checked = []
+    for index, (rated, books) in enumerate(zip(readers[LIBRARY_RATINGS_FIELD], libraries,
+                                               strict=True)):
         if _is_null(rated):
-            checked_ratings.append(None)
-        elif (not isinstance(rated, (list, tuple, np.ndarray)) or len(rated) != len(books)
-              or not all(isinstance(r, numbers.Real) and not isinstance(r, bool)
-                         and float(r) == int(r) and 0 <= r <= 10 for r in rated)):
+            checked.append(None)
+            continue
+        if (not isinstance(rated, (list, tuple, np.ndarray)) or len(rated) != len(books)
+                or not all(isinstance(r, numbers.Real) and not isinstance(r, bool)
+                           and np.isfinite(r) and float(r) == int(r) and 0 <= r <= 10
+                           for r in rated)):
             raise InvalidRequest(LIBRARY_RATINGS_FIELD, f"reader {index}: must be a list of "
                                  f"{len(books)} whole numbers from 0 to 10 (one per library "
-                                 f"book), got {rated!r}")
-        else:
-            checked_ratings.append([int(r) for r in rated])
-        checked_libraries.append(list(books))
-    return checked_libraries, checked_ratings
+                                 f"book), got {_echo.repr(rated)}")
+        checked.append([int(r) for r in rated])
+    return checked
 
 
 class LibraryRecommender:
@@ -175,42 +175,53 @@ class LibraryRecommender:
         return chosen, probabilities
 
     # ---------------------------------------------------------------- requests
-    def recommend(self, readers: pd.DataFrame) -> pd.DataFrame:
+    def recommend(self, readers: pd.DataFrame, *, check_limits: bool = True) -> pd.DataFrame:
         """Each reader's best books, best first: from their library when it holds a catalogue
         book, else the cold-start list (see the module docstring). The answer's columns are
         the cold-start recommender's; ``score`` is the re-ranker's probability of a liked book
-        for a library reader.
+        for a library reader. ``check_limits``: whether the cold-start recommender's request
+        limits apply (the library counts among the ISBN lists).
 
         Raises:
-            InvalidRequest: The request is empty or a field is missing or mistyped.
+            InvalidRequest: The request is empty, beyond a limit, or a field is missing or
+                mistyped.
         """
         if not isinstance(readers, pd.DataFrame) or readers.empty:
             raise InvalidRequest(READERS, "the request holds no readers")
+        limits = self.cold.limits if check_limits else UNLIMITED
+        if len(readers) > limits.max_readers_per_request:
+            raise InvalidRequest(READERS, _above("max_readers_per_request",
+                                                 limits.max_readers_per_request, len(readers)))
+        lists = _check_isbn_lists(readers, limits)
+        top_n = _check_top_n(readers, self.default_top_n, self.candidate_count, limits.max_top_n)
         profile = _check_profile(readers)
-        exclusions = _check_exclusions(readers)
-        top_n = _check_top_n(readers, self.default_top_n, self.candidate_count)
-        books, ratings = _check_libraries(readers)
-        rows, unknown = zip(*(library_row(self.catalogue, isbns, rated)
-                              for isbns, rated in zip(books, ratings, strict=True)), strict=True)
+        ratings = _check_library_ratings(readers, lists[LIBRARY_FIELD])
+        rows, unknown = zip(*(library_row(self.catalogue, isbns, rated) for isbns, rated
+                              in zip(lists[LIBRARY_FIELD], ratings, strict=True)), strict=True)
         libraries = sparse.vstack(rows, format="csr")
         with_library = np.flatnonzero(np.diff(libraries.indptr) > 0)
         cold = np.setdiff1d(np.arange(len(readers)), with_library)
         answers = []
         if len(cold):
             answer = self.cold.recommend(readers.iloc[cold].drop(
-                columns=[LIBRARY_FIELD, LIBRARY_RATINGS_FIELD], errors="ignore"))
+                columns=[LIBRARY_FIELD, LIBRARY_RATINGS_FIELD], errors="ignore"),
+                check_limits=False)
+            first = answer["rank"] == 1
+            answer.loc[first, NOTE_COLUMN] = [
+                _joined(COLD_START_NOTE, _unknown_library_note(unknown[cold[reader]]), note)
+                for reader, note in zip(answer.loc[first, READER_COLUMN],
+                                        answer.loc[first, NOTE_COLUMN], strict=True)]
             answer[READER_COLUMN] = cold[answer[READER_COLUMN].to_numpy()]
-            answer[NOTE_COLUMN] = [_joined(COLD_START_NOTE, note) for note in answer[NOTE_COLUMN]]
             answers.append(answer)
         if len(with_library):
             answers.append(self._library_answer(
-                readers.iloc[with_library], profile.iloc[with_library], libraries[with_library],
-                [exclusions[i] for i in with_library], [top_n[i] for i in with_library],
+                profile.iloc[with_library], libraries[with_library],
+                [lists[EXCLUDE_FIELD][i] for i in with_library], [top_n[i] for i in with_library],
                 [unknown[i] for i in with_library], with_library))
         answer = pd.concat(answers, ignore_index=True)
         return answer.sort_values([READER_COLUMN, "rank"], ignore_index=True)[ANSWER_COLUMNS]
 
-    def _library_answer(self, readers: pd.DataFrame, profile: pd.DataFrame,
+    def _library_answer(self, profile: pd.DataFrame,
                         libraries: sparse.csr_matrix, exclusions: list[list[str]],
                         top_n: list[int], unknown: list[list[str]],
                         positions: np.ndarray) -> pd.DataFrame:
@@ -229,9 +240,12 @@ class LibraryRecommender:
             frame.insert(0, "rank", np.arange(1, len(picked) + 1))
             frame.insert(0, READER_COLUMN, positions[index])
             frame["score"] = reader_probabilities[:top_n[index]][kept]
-            frame[NOTE_COLUMN] = _joined(_unknown_library_note(unknown[index]), *self.cold._notes(
-                profile.iloc[index], users.iloc[index], exclusions[index], len(picked),
-                top_n[index]))
+            # Once per reader, as the cold-start answer's notes.
+            frame[NOTE_COLUMN] = ""
+            frame.loc[:0, NOTE_COLUMN] = _joined(
+                _unknown_library_note(unknown[index]),
+                *self.cold._notes(profile.iloc[index], users.iloc[index], exclusions[index],
+                                  len(picked), top_n[index]))
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
@@ -240,9 +254,9 @@ def _unknown_library_note(unknown: list[str]) -> str:
     """How many library ISBNs are outside the catalogue, and the first few."""
     if not unknown:
         return ""
-    more = f" and {len(unknown) - UNKNOWN_SHOWN} more" if len(unknown) > UNKNOWN_SHOWN else ""
-    return (f"{len(unknown)} library ISBN(s) not in the catalogue: "
-            f"{', '.join(unknown[:UNKNOWN_SHOWN])}{more}")
+    shown = ", ".join(map(_echo.repr, unknown[:NOTE_ISBNS]))
+    first = f"the first {NOTE_ISBNS}: " if len(unknown) > NOTE_ISBNS else ""
+    return f"library ISBNs not in the catalogue: {len(unknown):,} ({first}{shown})"
 
 
 def _joined(*notes: str) -> str:

@@ -66,7 +66,9 @@ PROFILE_FIELDS = {"Age": "float64", "state": "string", "country": "string"}
 """Required per reader (null allowed: a missing Age takes the train median, a missing location
 part the ``unknown`` token, as in training)."""
 EXCLUDE_FIELD, TOP_N_FIELD, READERS = "exclude_isbns", "top_n", "readers"
-ISBN_LIST_FIELDS = (EXCLUDE_FIELD,)
+LIBRARY_FIELD = "library"
+"""The reader's own books (``book_recs.serving.library``); the cold-start recommender reads none."""
+ISBN_LIST_FIELDS = (EXCLUDE_FIELD, LIBRARY_FIELD)
 """Every per-reader list of ISBNs a request may hold: each list within ``max_isbns_per_reader``,
 all of them together within ``max_isbns_per_request``."""
 READER_COLUMN, NOTE_COLUMN = "reader", "note"

@@ -108,7 +108,7 @@ def tune_anchor(readers: LibrarySplit, params: dict[str, Any], k: int,
     The test readers are not an input."""
     search = choose_parameters(model_class, params["grid"], readers.train.matrix,
                                readers.libraries["valid"], readers.targets["valid"],
-                               readers.catalogue, k)
+                               catalogue=readers.catalogue, k=k)
     return search.best_model, search.table.assign(
         chosen=[row == search.best_parameters for row in
                 search.table[list(params["grid"])].to_dict(orient="records")])

@@ -44,7 +44,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "ranking": "params:recommendation.ranking",
                     "limits": "params:recommendation.limits",
                 },
-                outputs="recommender",
+                outputs="cold_start_recommender",
                 name="build_recommender",
                 tags="training",
             ),
@@ -54,7 +54,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  outputs="profile_recommendations", name="recommend_books", tags=INFERENCE_TAG),
             Node(
                 evaluate_recommender,
-                inputs={"recommender": "recommender", "valid": "valid_ratings@pandas",
+                inputs={"recommender": "cold_start_recommender", "valid": "valid_ratings@pandas",
                         "test": "test_ratings@pandas", "popularity": "popularity.model",
                         "params": "params:recommendation.evaluation",
                         "candidate_params": "params:recommendation.candidates",
