@@ -10,11 +10,13 @@ encoding give other bytes than on an AVX2 CPU, and other bytes again with anothe
   (``MKL_CBWR=AVX2,STRICT``);
 - ATen's vectorised kernels at AVX2 (``ATEN_CPU_CAPABILITY=avx2``);
 - oneDNN at AVX2 at most (``ONEDNN_MAX_CPU_ISA=AVX2``);
+- OpenBLAS (numpy's and scipy's: the title PCA, EASE's inverse) on its Haswell (AVX2) kernels
+  and the same thread count (``OPENBLAS_CORETYPE=Haswell``, ``OPENBLAS_NUM_THREADS``);
 - torch's thread count (``BOOK_RECS_THREADS``, 2 by default: the count the published tables
   were made with), also on a machine with more or fewer cores.
 
-The three variables are read once, when torch first computes: ``pin_numerics`` sets them before
-torch is imported. ``book_recs/__init__.py`` calls it, so every way in passes through it: ``kedro
+The variables are read once, when each library loads or first computes: ``pin_numerics`` sets
+them before torch (and with it numpy) is imported. ``book_recs/__init__.py`` calls it, so every way in passes through it: ``kedro
 run`` (Kedro imports the project's settings, inside this package, before any node), the served
 MLflow model (unpickling the recommender imports this package), ``book-recs recommend``, the
 title encoder's worker processes and the data-parallel trainers (they inherit the environment).
@@ -23,8 +25,9 @@ title encoder's worker processes and the data-parallel trainers (they inherit th
 ``precision: auto`` pick bf16 where the hardware computes it natively
 (``resolve_precision``).
 
-    >>> describe(Numerics("strict", threads=2))
-    'strict (MKL_CBWR=AVX2,STRICT ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2, 2 torch threads)'
+    >>> describe(Numerics("strict", threads=2))  # doctest: +NORMALIZE_WHITESPACE
+    'strict (MKL_CBWR=AVX2,STRICT ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+    OPENBLAS_CORETYPE=Haswell, 2 threads)'
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ THREADS_VARIABLE = "BOOK_RECS_THREADS"
 MODES = ("strict", "fast")
 STRICT_THREADS = 2
 STRICT_ENVIRONMENT = {"MKL_CBWR": "AVX2,STRICT", "ATEN_CPU_CAPABILITY": "avx2",
-                      "ONEDNN_MAX_CPU_ISA": "AVX2"}
-"""What ``strict`` sets before torch loads (it replaces any value already there)."""
+                      "ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell"}
+"""What ``strict`` sets before torch and numpy load (it replaces any value already there);
+``OPENBLAS_NUM_THREADS`` follows the thread count."""
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -96,7 +100,10 @@ def pin_numerics() -> Numerics:
         if "torch" in sys.modules:
             warnings.warn("torch was imported before book_recs: strict numerics may not hold "
                           "(import book_recs first)", RuntimeWarning, stacklevel=2)
-        os.environ.update(STRICT_ENVIRONMENT)
+        if "numpy" in sys.modules:  # e.g. MLflow's server: it only serves, it fits nothing
+            logger.info("numpy was loaded before book_recs: its OpenBLAS keeps this machine's "
+                        "kernels in this process")
+        os.environ.update(STRICT_ENVIRONMENT, OPENBLAS_NUM_THREADS=str(numerics.threads))
         import torch
 
         torch.set_num_threads(numerics.threads)
@@ -113,7 +120,7 @@ def describe(numerics: Numerics) -> str:
     if numerics.mode == "fast":
         return "fast (this machine's kernels and thread count)"
     pinned = " ".join(f"{name}={value}" for name, value in STRICT_ENVIRONMENT.items())
-    return f"strict ({pinned}, {numerics.threads} torch threads)"
+    return f"strict ({pinned}, {numerics.threads} threads)"
 
 
 def kernel_key(device_type: str, numerics: Numerics | None = None) -> str:
