@@ -20,13 +20,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import torch
 from scipy import sparse
 from torch import Tensor
 
+from book_recs.columns import BOOK_COLUMN
+from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
 from book_recs.models.feature_spec import PADDING_ID, FeatureSpec, field_order
+from book_recs.topn import Catalogue
 
 LIBRARY_FIELD, LIBRARY_SIZE, BOOK_FIELD = "library", "library_size", "book"
 RETRIEVAL_FIELDS = ("retrieval_score", "retrieval_rank")
@@ -113,6 +118,37 @@ class PairFeatures:
     max_library: int
     largest_library: int
     vocab_sizes: dict[str, int]
+
+    @classmethod
+    def build(cls, fitted: FittedFeatures, catalogue: Catalogue, train: sparse.csr_matrix,
+              books: ir.Table, min_book_count: int, max_library: int) -> PairFeatures:
+        """The feature stage's item side of every catalogue book, computed once on the engine
+        of ``books`` (``ISBN`` and the book fields), its user fields, and the library
+        vocabulary of the train readers' matrix ``train`` (R, C)."""
+        config = fitted.config
+        rows = ibis.memtable({BOOK_COLUMN: catalogue.isbns.astype(str),
+                              ORDER_COLUMN: np.arange(len(catalogue), dtype=np.int64)})
+        item_side = fitted.build(rows.join(books, BOOK_COLUMN), side="item").execute()
+        if len(item_side) != len(catalogue):
+            raise ValueError(f"{len(item_side)} of {len(catalogue)} catalogue books have fields")
+        item_categorical = [c for c in config.categorical_fields if config.context(c) == "item"]
+        item_numeric = [c for c in item_side.columns
+                        if c != BOOK_COLUMN and c not in config.categorical_fields]
+        vocabularies = fitted.vocabularies
+        sizes = vocabularies.group_by("field").aggregate(ids=vocabularies["id"].max() + 1).execute()
+        return cls(
+            user_numeric=tuple(config.numeric_column(c) for c in config.numeric_fields
+                               if config.context(c) == "user"),
+            user_categorical=tuple(c for c in config.categorical_fields
+                                   if config.context(c) == "user"),
+            item_numeric_names=tuple(item_numeric), item_categorical_names=tuple(item_categorical),
+            item_numeric=item_side[item_numeric].to_numpy(np.float32),
+            item_categorical=item_side[item_categorical].to_numpy(np.int64),
+            book_ids=library_vocabulary(np.bincount(train.indices, minlength=train.shape[1]),
+                                        min_book_count),
+            max_library=max_library, largest_library=int(np.diff(train.indptr).max(initial=1)),
+            vocab_sizes={str(f): int(n) for f, n in zip(sizes["field"], sizes["ids"],
+                                                        strict=True)})
 
     @property
     def specs(self) -> list[FeatureSpec]:

@@ -25,7 +25,6 @@ from book_recs.columns import BOOK_COLUMN, USER_COLUMN
 from book_recs.features import FieldConfig
 from book_recs.features.library import (
     PairFeatures,
-    library_vocabulary,
     retrieval_features,
 )
 from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
@@ -74,44 +73,16 @@ def _fitted(feature_params: dict[str, Any], title_components: ir.Table, statisti
                           priors, vocabularies, scaling)
 
 
-def _catalogue_rows(readers: LibrarySplit, books: ir.Table) -> ir.Table:
-    """The catalogue's books with their fields, ``row_order`` = catalogue column."""
-    columns = ibis.memtable({BOOK_COLUMN: readers.catalogue.isbns.astype(str),
-                             ORDER_COLUMN: np.arange(len(readers.catalogue), dtype=np.int64)})
-    return columns.join(books, BOOK_COLUMN)
-
-
 def build_pair_features(readers: LibrarySplit, books: ir.Table, title_components: ir.Table,
                         statistics: ir.Table, priors: ir.Table, vocabularies: ir.Table,
                         scaling: pd.DataFrame, feature_params: dict[str, Any],
                         params: dict[str, Any]) -> PairFeatures:
-    """The re-ranker's fields: the feature stage's item side of every catalogue book (computed
-    once, on the engine), its user fields, and the library vocabulary (``params``:
-    ``min_book_count``, ``max_library``)."""
-    fitted = _fitted(feature_params, title_components, statistics, priors, vocabularies, scaling)
-    config = fitted.config
-    item_side = fitted.build(_catalogue_rows(readers, books), side="item").execute()
-    if len(item_side) != len(readers.catalogue):
-        raise ValueError(f"{len(item_side)} catalogue books have fields, of "
-                         f"{len(readers.catalogue)}")
-    item_numeric = [c for c in item_side.columns if c != BOOK_COLUMN
-                    and c not in config.categorical_fields]
-    item_categorical = [c for c in config.categorical_fields if config.context(c) == "item"]
-    user_categorical = [c for c in config.categorical_fields if config.context(c) == "user"]
-    user_numeric = [config.numeric_column(c) for c in config.numeric_fields
-                    if config.context(c) == "user"]
-    sizes = vocabularies.group_by("field").aggregate(ids=vocabularies["id"].max() + 1).execute()
-    train = readers.train.matrix
-    features = PairFeatures(
-        user_numeric=tuple(user_numeric), user_categorical=tuple(user_categorical),
-        item_numeric_names=tuple(item_numeric), item_categorical_names=tuple(item_categorical),
-        item_numeric=item_side[item_numeric].to_numpy(np.float32),
-        item_categorical=item_side[item_categorical].to_numpy(np.int64),
-        book_ids=library_vocabulary(np.bincount(train.indices, minlength=train.shape[1]),
-                                    params["min_book_count"]),
-        max_library=params["max_library"],
-        largest_library=int(np.diff(train.indptr).max(initial=1)),
-        vocab_sizes={str(f): int(n) for f, n in zip(sizes["field"], sizes["ids"], strict=True)})
+    """The re-ranker's fields (``PairFeatures.build``; ``params``: ``min_book_count``,
+    ``max_library``)."""
+    features = PairFeatures.build(
+        _fitted(feature_params, title_components, statistics, priors, vocabularies, scaling),
+        readers.catalogue, readers.train.matrix, books, params["min_book_count"],
+        params["max_library"])
     logger.info("re-ranker: %d fields; %d of %d catalogue books have an id of their own",
                 len(features.specs), int((features.book_ids > 1).sum()), len(readers.catalogue))
     return features
@@ -179,13 +150,24 @@ def build_reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, generator
                         vocabularies: ir.Table, scaling: pd.DataFrame, folds: ir.Table,
                         feature_params: dict[str, Any], params: dict[str, Any],
                         ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """``reranker_rows`` with the feature stage's fitted tables."""
+    return reranker_rows(readers, profiles, generator, features, cold, books,
+                         _fitted(feature_params, title_components, statistics, priors,
+                                 vocabularies, scaling), folds, params)
+
+
+def reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, generator: TopNModel,
+                  features: PairFeatures, cold: Recommender, books: ir.Table,
+                  fitted: FittedFeatures, folds: ir.Table, params: dict[str, Any],
+                  ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """The re-ranker's train and valid rows (tensors, ``label`` and ``user`` included).
 
     Train: a copy of the candidate stage is fitted on the train readers' libraries; each train
     reader with a target among its K candidates gives every such target (label 1) and up to
     ``negatives_per_reader`` other candidates drawn at random (label 0); their item statistics
-    are out of fold. Valid: every candidate of every valid reader with a target, from the
-    candidate stage itself (what the recommender ranks), for early stopping.
+    are out of fold (``folds``: the feature stage's user folds). Valid: every candidate of every
+    valid reader with a target, from the candidate stage itself (what the recommender ranks),
+    for early stopping.
 
     ``params``: ``k`` (candidates per reader), ``negatives_per_reader``, ``seed``.
     """
@@ -201,7 +183,6 @@ def build_reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, generator
     pairs = pd.DataFrame({USER_COLUMN: libraries.readers[reader],
                           BOOK_COLUMN: readers.catalogue.isbns[columns],
                           ORDER_COLUMN: np.arange(len(reader), dtype=np.int64)})
-    fitted = _fitted(feature_params, title_components, statistics, priors, vocabularies, scaling)
     out_of_fold = fitted.build(ibis.memtable(pairs).join(books, BOOK_COLUMN), row_folds=folds,
                                side="item").execute()
     if len(out_of_fold) != len(pairs):
