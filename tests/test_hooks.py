@@ -66,14 +66,18 @@ def test_hook_logs_metrics_tables_and_figures_into_the_active_run(mlflow_store):
             "ndcg_distribution_plot": figure,
             "model_comparison": table,
             "model_comparison_markdown": "| model |",
+            "library.ease.metrics": {"test": {"ndcg@10": 0.03}},
+            "library.model_comparison": table,
+            "library.model_comparison_markdown": "| model |",
         })
     client = mlflow.tracking.MlflowClient()
     logged = client.get_run(run.info.run_id)
-    assert logged.data.metrics == {"finalmlp.test.auc": 0.71}
+    assert logged.data.metrics == {"finalmlp.test.auc": 0.71, "library.ease.test.ndcg_at_10": 0.03}
     artifacts = {a.path for folder in ("plots", "reports")
                  for a in client.list_artifacts(run.info.run_id, folder)}
     assert artifacts == {"plots/ndcg_distribution_plot.png", "reports/model_comparison.csv",
-                         "reports/model_comparison.md"}
+                         "reports/model_comparison.md", "reports/library.model_comparison.csv",
+                         "reports/library.model_comparison.md"}
 
 
 def test_hook_does_nothing_without_an_active_run(mlflow_store):

@@ -12,6 +12,8 @@ import json
 import logging
 import os
 
+from pathlib import Path
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -74,6 +76,43 @@ def test_the_served_model_gives_the_batch_pipelines_answer(server, sample_run,
     assert answer[["Book-Title", "Book-Author"]].notna().all().all()
 
 
+def library_of(sample_run: Path, user: int) -> dict:
+    """A test reader of the sample run's library protocol as a request: profile and library."""
+    primary = sample_run / "data" / "03_primary" / "library"
+    rows = pd.read_parquet(primary / "reader_rows.parquet")
+    rows = rows[(rows["User-ID"] == user) & (rows["part"] == "library")]
+    profile = pd.read_parquet(primary / "reader_profiles.parquet").set_index("User-ID").loc[user]
+    return {"Age": None if pd.isna(profile["Age"]) else float(profile["Age"]),
+            "state": profile["state"], "country": profile["country"],
+            "library": rows["ISBN"].tolist(), "library_ratings": rows["Book-Rating"].tolist()}
+
+
+def test_readers_libraries_are_served_as_the_batch_evaluation_ranked_them(server, sample_run):
+    """Two test readers of the library protocol, sent with their libraries: each gets the list
+    the batch run evaluated (one scoring path), never one of their own books; the lists differ."""
+    batch = pd.read_parquet(sample_run / "data" / "07_model_output" / "library" / "recommender"
+                            / "top_n_test.parquet")
+    users = batch["User-ID"].drop_duplicates().head(2).tolist()
+    served = []
+    for user in users:
+        request = library_of(sample_run, user)
+        answer = answers(server, {**request, "top_n": 10})
+        expected = batch[batch["User-ID"] == user]
+        assert answer["ISBN"].tolist() == expected["ISBN"].tolist()
+        np.testing.assert_allclose(answer["score"], expected["score"], rtol=1e-6)
+        assert not answer["ISBN"].isin(request["library"]).any()
+        assert answer["note"].iloc[0] == ""
+        served.append(answer["ISBN"].tolist())
+    assert served[0] != served[1]
+
+
+def test_an_empty_library_falls_back_to_the_cold_start_list_and_says_so(server):
+    cold = answers(server, READER)
+    answer = answers(server, {**READER, "library": []})
+    assert answer["ISBN"].tolist() == cold["ISBN"].tolist()
+    assert answer["note"].iloc[0].startswith("the library holds no catalogue book: cold-start")
+
+
 def test_a_left_out_book_makes_room_for_the_next_one(server):
     both = answers(server, {**READER, "top_n": 10}, {**READER, "top_n": 10})
     first = both[both["reader"] == 0]
@@ -101,6 +140,8 @@ def test_unknown_places_and_isbns_are_answered_with_a_note(server):
     ({**READER, "Age": "thirty"}, "Age"),                      # mistyped (MLflow's check)
     ({**READER, "state": 5}, "state"),                         # mistyped (the recommender's)
     ({**READER, "exclude_isbns": "0316666343"}, "exclude_isbns"),
+    ({**READER, "library": "0316666343"}, "library"),
+    ({**READER, "library": ["0316666343"], "library_ratings": [11]}, "library_ratings"),
     ({**READER, "top_n": 0}, "top_n"),
     ({**READER, "top_n": -3}, "top_n"),
     ({**READER, "top_n": "ten"}, "top_n"),
@@ -170,3 +211,21 @@ def test_the_cli_names_the_field_of_a_bad_request(store, tracking_uri_kept):
                                             "--tracking-uri", store])
     assert result.exit_code == 1
     assert result.output.startswith("Error: top_n: ")
+
+
+def test_the_cli_reads_a_library(store, sample_run, tracking_uri_kept):
+    batch = pd.read_parquet(sample_run / "data" / "07_model_output" / "library" / "recommender"
+                            / "top_n_test.parquet")
+    user = int(batch["User-ID"].iloc[0])
+    reader = library_of(sample_run, user)
+    books = [f"{isbn}:{rating}" if rating else isbn
+             for isbn, rating in zip(reader["library"], reader["library_ratings"], strict=True)]
+    profile = ["--state", reader["state"], "--country", reader["country"], "--top", "5",
+               "--tracking-uri", store]
+    if reader["Age"] is not None:
+        profile += ["--age", str(reader["Age"])]
+    result = CliRunner().invoke(recommend, [*profile, *(f"--library={book}" for book in books)])
+    assert result.exit_code == 0, result.output
+    isbns = [line.split()[1] for line in result.output.splitlines()[2:7]]
+    assert isbns == batch[batch["User-ID"] == user]["ISBN"].head(5).tolist()
+    assert not set(isbns) & set(reader["library"])

@@ -110,10 +110,11 @@ class TrackingHooks:
             mlflow.log_metrics(flatten_metrics(data, prefix=model))
         elif isinstance(data, Figure):
             mlflow.log_figure(data, f"plots/{name}.png")
-        elif isinstance(data, pd.DataFrame) and name in ("model_comparison", "paired_differences"):
+        elif isinstance(data, pd.DataFrame) and name.rsplit(".", 1)[-1] in (
+                "model_comparison", "paired_differences"):  # each protocol's (``library.``)
             mlflow.log_text(data.to_csv(index=False), f"reports/{name}.csv")
-        elif name == "model_comparison_markdown" and isinstance(data, str):
-            mlflow.log_text(data, "reports/model_comparison.md")
+        elif name.endswith("model_comparison_markdown") and isinstance(data, str):
+            mlflow.log_text(data, f"reports/{name.removesuffix('_markdown')}.md")
         elif name in MODEL_DATASETS:
             with tempfile.TemporaryDirectory() as tmp:
                 target = Path(tmp) / f"{name}.pkl"

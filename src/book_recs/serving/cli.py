@@ -1,7 +1,10 @@
 """``book-recs recommend``: one reader's top-N books from the registered model, as a table.
 
     book-recs recommend --age 34 --state california --country usa --top 10 \\
-        --exclude 0316666343
+        --exclude 0316666343 --library 0385504209 --library 0060928336:9
+
+``--library ISBN[:RATING]`` (repeatable) gives the reader's own books, rated 1-10 or held (no
+rating); without it the answer is the cold-start one (Age, state, country).
 
 It loads ``models:/book_recs/<version>`` (the latest by default) from the tracking store
 (``MLFLOW_TRACKING_URI``, else the project's ``sqlite:///mlflow.db``) and sends it the request a
@@ -78,20 +81,29 @@ def format_answer(answer: pd.DataFrame) -> str:
 @click.option("--country", default=None, help="Country, as in the data (e.g. usa).")
 @click.option("--exclude", "exclude_isbns", multiple=True, metavar="ISBN",
               help="A book already read, never recommended back (repeatable).")
+@click.option("--library", "library", multiple=True, metavar="ISBN[:RATING]",
+              help="A book the reader holds, with its rating 1-10 if rated (repeatable).")
 @click.option("--top", "top_n", type=int, default=10, show_default=True,
               help="How many books.")
 @click.option("--version", default=None, help="Registered model version [default: latest].")
 @click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI", default=DEFAULT_TRACKING_URI,
               show_default=True, help="The MLflow store (or MLFLOW_TRACKING_URI).")
 def recommend(age: float | None, state: str | None, country: str | None,
-              exclude_isbns: tuple[str, ...], top_n: int, version: str | None,
-              tracking_uri: str) -> None:
+              exclude_isbns: tuple[str, ...], library: tuple[str, ...], top_n: int,
+              version: str | None, tracking_uri: str) -> None:
     """Print one reader's top-N books from the registered book_recs model."""
     from mlflow.exceptions import MlflowException
 
     version = version or latest_version(tracking_uri)
     reader = {"Age": age, "state": state, "country": country,
               "exclude_isbns": list(exclude_isbns) or None, "top_n": float(top_n)}
+    if library:
+        books = [book.partition(":") for book in library]
+        if not all(rating.isdigit() for _, _, rating in books if rating):
+            raise click.BadParameter("a rating is a whole number, as in 0060928336:9",
+                                     param_hint="--library")
+        reader.update(library=[isbn for isbn, _, _ in books],
+                      library_ratings=[int(rating or 0) for _, _, rating in books])
     try:
         with quietly():
             model = load_model(version, tracking_uri)

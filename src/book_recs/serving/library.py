@@ -11,7 +11,8 @@ Two stages, as the cold-start ``Recommender``, but both read the library:
   and the best ``top_n`` are answered.
 
 A reader without a library, or whose books are all outside the catalogue, gets the cold-start
-``Recommender``'s list (Age, state, country), and the note says so. The batch evaluation of the
+``Recommender``'s list (Age, state, country); when the reader gave a library (empty, or of
+unknown books), the note says so. The batch evaluation of the
 library protocol and the served model both call ``rank``: one scoring path.
 
 A request is the cold-start recommender's (``Age``, ``state``, ``country``, optional
@@ -60,7 +61,7 @@ logger = logging.getLogger(__name__)
 LIBRARY_RATINGS_FIELD = "library_ratings"
 # Readers ranked at once in ``rank``: bounds the catalogue-wide scores (readers x C) in memory.
 READERS_PER_BATCH = 64
-COLD_START_NOTE = ("no library book is in the catalogue: cold-start recommendations from Age, "
+COLD_START_NOTE = ("the library holds no catalogue book: cold-start recommendations from Age, "
                    "state and country")
 
 
@@ -206,9 +207,12 @@ class LibraryRecommender:
             answer = self.cold.recommend(readers.iloc[cold].drop(
                 columns=[LIBRARY_FIELD, LIBRARY_RATINGS_FIELD], errors="ignore"),
                 check_limits=False)
+            given = (readers[LIBRARY_FIELD].map(lambda value: not _is_null(value)).to_numpy()
+                     if LIBRARY_FIELD in readers.columns else np.zeros(len(readers), bool))
             first = answer["rank"] == 1
             answer.loc[first, NOTE_COLUMN] = [
-                _joined(COLD_START_NOTE, _unknown_library_note(unknown[cold[reader]]), note)
+                _joined(COLD_START_NOTE if given[cold[reader]] else "",
+                        _unknown_library_note(unknown[cold[reader]]), note)
                 for reader, note in zip(answer.loc[first, READER_COLUMN],
                                         answer.loc[first, NOTE_COLUMN], strict=True)]
             answer[READER_COLUMN] = cold[answer[READER_COLUMN].to_numpy()]

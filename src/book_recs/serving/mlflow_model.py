@@ -7,9 +7,10 @@ Every tracked ``kedro run`` logs the ``recommendation`` pipeline's inference nod
 
     mlflow models serve -m models:/book_recs/1 --env-manager local -h 127.0.0.1 -p 5001
 
-The signature declares the request's columns. ``exclude_isbns`` is declared ``Any`` because
-MLflow cannot read an optional list column whose key some records omit (it becomes NaN before
-the model sees it); the recommender itself checks that it is a list of text ISBNs. ``top_n`` is a
+The signature declares the request's columns. ``exclude_isbns``, ``library`` and
+``library_ratings`` are declared ``Any`` because MLflow cannot read an optional list column whose
+key some records omit (it becomes NaN before the model sees it); the recommender itself checks
+that they are lists of text ISBNs and of ratings 0-10. ``top_n`` is a
 double for the same reason (an omitted integer is NaN), checked to be a whole number.
 """
 
@@ -35,6 +36,8 @@ SIGNATURE = ModelSignature(
         ColSpec("string", "country"),
         ColSpec(AnyType(), "exclude_isbns", required=False),
         ColSpec("double", "top_n", required=False),
+        ColSpec(AnyType(), "library", required=False),
+        ColSpec(AnyType(), "library_ratings", required=False),
     ]),
     outputs=Schema([
         ColSpec("long", "reader"),
@@ -48,7 +51,7 @@ SIGNATURE = ModelSignature(
 )
 INPUT_EXAMPLE = pd.DataFrame([
     {"Age": 34.0, "state": "california", "country": "usa", "exclude_isbns": ["0316666343"],
-     "top_n": 10.0},
+     "top_n": 10.0, "library": ["0385504209", "0060928336"], "library_ratings": [9, 0]},
 ])
 
 
