@@ -11,6 +11,8 @@ byte-identical), `kedro viz build` and the Spark run of the data stages go side 
 from __future__ import annotations
 
 import book_recs  # noqa: F401  first: pins the numerics before any test module loads numpy
+
+# isort: split
 import os
 import shutil
 import subprocess

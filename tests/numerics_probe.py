@@ -11,6 +11,8 @@ import hashlib
 import json
 
 import book_recs  # first: pins the numerics before torch loads
+
+# isort: split
 import numpy as np
 import torch
 

@@ -19,13 +19,14 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from book_recs.columns import BOOK_COLUMN, LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
 from book_recs.evaluation import summarise_per_user
+from book_recs.evaluation.plots import plot_library_comparison
 from book_recs.evaluation.top_n import per_reader_top_n_metrics
 from book_recs.pipelines.data_split.nodes import SPLIT_COLUMN
 from book_recs.topn import (
-    Catalogue,
     LibrarySplit,
     TopNModel,
     choose_parameters,
@@ -150,3 +151,8 @@ def evaluate_top_n(top_n_valid: pd.DataFrame, top_n_test: pd.DataFrame, readers:
                     summary["metrics"][f"ndcg@{k}"]["value"], k,
                     summary["metrics"][f"recall@{k}"]["value"])
     return metrics, pd.concat(replicates, ignore_index=True), per_reader_test.reset_index()
+
+
+def plot_test_ndcg(model_comparison: pd.DataFrame, k: int) -> Figure:
+    """Every model's test nDCG@``k`` with its interval, as bars."""
+    return plot_library_comparison(model_comparison, f"ndcg@{k}")

@@ -25,6 +25,7 @@ from .nodes import (
     collect_reader_interactions,
     evaluate_top_n,
     index_readers,
+    plot_test_ndcg,
     rank_readers,
     split_libraries,
     tune_anchor,
@@ -99,6 +100,9 @@ def comparison_nodes(models: tuple[str, ...], reference: str) -> list[Node]:
                      "paired_differences": f"{NAMESPACE}.paired_differences"},
              outputs=f"{NAMESPACE}.model_comparison_markdown", name="render_comparison_markdown",
              namespace=NAMESPACE),
+        Node(plot_test_ndcg, inputs={"model_comparison": f"{NAMESPACE}.model_comparison",
+                                     "k": f"params:{NAMESPACE}.top_n"},
+             outputs=f"{NAMESPACE}.ndcg_plot", name="plot_test_ndcg", namespace=NAMESPACE),
     ]
 
 

@@ -22,6 +22,8 @@ import torch
 from matplotlib.figure import Figure
 
 from book_recs.columns import BOOK_COLUMN, USER_COLUMN
+from book_recs.evaluation.plots import plot_candidate_recall
+from book_recs.evaluation.top_n import per_reader_top_n_metrics
 from book_recs.features import FieldConfig
 from book_recs.features.library import (
     PairFeatures,
@@ -34,8 +36,6 @@ from book_recs.models.training import TrainingConfig
 from book_recs.pipelines.finalmlp.nodes import valid_user_aucs
 from book_recs.serving.library import LibraryRecommender
 from book_recs.serving.recommender import PROFILE_FIELDS, Recommender
-from book_recs.evaluation.plots import plot_candidate_recall
-from book_recs.evaluation.top_n import per_reader_top_n_metrics
 from book_recs.topn import (
     NOT_RECOMMENDED,
     LibrarySplit,
