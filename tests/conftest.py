@@ -5,7 +5,8 @@ serving, the engines' agreement.
 Those runs start in the background when the session begins, the ones its tests read only, and go
 on while the unit tests run: the sample's titles are encoded once, then the tracked run, a second
 run (one seed changed, and the instruction set held to AVX2: everything else must be
-byte-identical), `kedro viz build` and the Spark run of the data stages go side by side. The tests that read a run come last, and wait for it.
+byte-identical), `kedro viz build` and the Spark run of the data stages go side by side. The
+tests that read a run come last, and wait for it.
 """
 
 from __future__ import annotations
