@@ -17,7 +17,8 @@ from book_recs.models.training import seed_everything
 from book_recs.serving.candidates import CandidateConfig, select_candidates
 from book_recs.serving.library import COLD_START_NOTE, LibraryRecommender
 from book_recs.serving.recommender import ANSWER_COLUMNS, InvalidRequest, Recommender
-from book_recs.topn import EASE, LibrarySplit, library_row
+from book_recs.topn import EASE, LibrarySplit, Popularity, library_row
+from book_recs.topn.candidates import CandidateStage
 from tests.serving.conftest import LIMITS, PROFILE, RecentBooksModel
 
 # Train readers 100-119 hold b0 and b1 (and like b1), readers 120-139 hold b3 and b4: who holds
@@ -34,19 +35,21 @@ def library_recommender(fitted, books, specs) -> LibraryRecommender:
     cold = Recommender.build(fitted, books, select_candidates(books, CandidateConfig("most_liked", 5)),
                              RecentBooksModel(specs), 3, limits=LIMITS)
     readers = LibrarySplit.from_rows(TRAIN_ROWS, "split", "part", "library")
-    generator = EASE(l2=1.0, min_count=1).fit(readers.train.matrix)
+    stage = CandidateStage("ease", {"ease": EASE(l2=1.0, min_count=1).fit(readers.train.matrix),
+                                    "popularity": Popularity().fit(readers.train.matrix)}, k=2)
     catalogue_books = books.select("ISBN", "Book-Title", "Book-Author", "Year-Of-Publication",
                                    "Publisher").distinct()
     features = PairFeatures.build(fitted, readers.catalogue, readers.train.matrix,
-                                  catalogue_books, min_book_count=1, max_library=4)
+                                  catalogue_books, min_book_count=1, max_library=4,
+                                  candidate_names=stage.feature_names)
     seed_everything(0)
     model = FinalMLP(features.specs, FinalMLPConfig(
         embedding_dim=4, mlp1_hidden_units=(8,), mlp2_hidden_units=(8,), fs_hidden_units=(8,),
         num_heads=2)).eval()
     shown = catalogue_books.execute().set_index("ISBN").loc[readers.catalogue.isbns,
                                                             ["Book-Title", "Book-Author"]]
-    return LibraryRecommender(cold, generator, readers.catalogue, features, model,
-                              shown.reset_index(drop=True), candidate_count=2, default_top_n=2)
+    return LibraryRecommender(cold, stage, readers.catalogue, features, model,
+                              shown.reset_index(drop=True), default_top_n=2)
 
 
 def ask(recommender: LibraryRecommender, *readers: dict) -> pd.DataFrame:
@@ -56,7 +59,7 @@ def ask(recommender: LibraryRecommender, *readers: dict) -> pd.DataFrame:
 def test_two_readers_with_different_libraries_get_their_own_lists(library_recommender):
     catalogue = library_recommender.catalogue
     for library, expected in ((["b0"], ["b1", "b2"]), (["b3"], ["b4", "b2"])):
-        columns, _ = library_recommender.candidates(library_row(catalogue, library)[0])
+        columns, _ = library_recommender.stage.candidates(library_row(catalogue, library)[0])
         # The candidate stage reads the library: b1 goes with b0, b4 with b3.
         assert catalogue.isbns[columns[0]].tolist() == expected
     answer = ask(library_recommender, {"library": ["b0"]}, {"library": ["b3"]})

@@ -7,8 +7,7 @@ A pair row holds, on the reader's side, the article's user fields (``Age``, ``st
 the library's size over the log of the largest train library, at most 1); on the candidate's
 side, the article's item fields (author, year and publisher ids, title components, item
 statistics), ``book`` (the candidate's id, in the library's vocabulary) and what the candidate
-stage said of it: ``retrieval_score`` (its score standardised over the reader's K candidates)
-and ``retrieval_rank`` (the log of its rank over the log of K).
+stage says of it (``book_recs.topn.candidates``: its rank, each anchor's score).
 
 Ids: a catalogue book held by at least ``min_count`` train readers has an id of its own (2..),
 any other the out-of-vocabulary id 1; 0 pads a sequence.
@@ -34,7 +33,6 @@ from book_recs.models.feature_spec import PADDING_ID, FeatureSpec, field_order
 from book_recs.topn import Catalogue
 
 LIBRARY_FIELD, LIBRARY_SIZE, BOOK_FIELD = "library", "library_size", "book"
-RETRIEVAL_FIELDS = ("retrieval_score", "retrieval_rank")
 LIBRARY_OOV_ID = PADDING_ID + 1
 
 
@@ -70,27 +68,6 @@ def library_sequences(libraries: sparse.csr_matrix, book_ids: np.ndarray,
     return sequences
 
 
-def retrieval_features(scores: np.ndarray) -> np.ndarray:
-    """(R, K, 2) float32 of the candidates' retrieval scores (R, K; best first, ``-inf`` for an
-    empty place): the score standardised over the reader's candidates (0 when they are all
-    equal), and log(rank) / log(K) (0 for the best, 1 for the K-th).
-
-    >>> retrieval_features(np.array([[3.0, 1.0, 1.0]], np.float32)).astype(float).round(3).tolist()
-    [[[1.414, 0.0], [-0.707, 0.631], [-0.707, 1.0]]]
-    """
-    finite = np.isfinite(scores)
-    values = np.where(finite, scores, np.nan).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(values, axis=1, keepdims=True)
-        spread = np.nanstd(values, axis=1, keepdims=True)
-        standardised = np.where(spread > 0, (values - mean) / spread, 0.0)
-    k = scores.shape[1]
-    rank = np.broadcast_to(np.log(np.arange(1, k + 1)) / np.log(max(k, 2)), scores.shape)
-    features = np.stack([np.nan_to_num(standardised), rank], axis=-1).astype(np.float32)
-    features[~finite] = 0.0
-    return features
-
-
 @dataclass(frozen=True)
 class PairFeatures:
     """How (reader, candidate) pairs become a re-ranker's tensors.
@@ -106,6 +83,7 @@ class PairFeatures:
         max_library: L.
         largest_library: The largest train library (``library_size`` scale).
         vocab_sizes: Ids of each categorical field, the OOV id 0 included.
+        candidate_names: The candidate stage's features (``CandidateStage.feature_names``).
     """
 
     user_numeric: tuple[str, ...]
@@ -118,13 +96,15 @@ class PairFeatures:
     max_library: int
     largest_library: int
     vocab_sizes: dict[str, int]
+    candidate_names: tuple[str, ...]
 
     @classmethod
     def build(cls, fitted: FittedFeatures, catalogue: Catalogue, train: sparse.csr_matrix,
-              books: ir.Table, min_book_count: int, max_library: int) -> PairFeatures:
+              books: ir.Table, min_book_count: int, max_library: int,
+              candidate_names: list[str]) -> PairFeatures:
         """The feature stage's item side of every catalogue book, computed once on the engine
-        of ``books`` (``ISBN`` and the book fields), its user fields, and the library
-        vocabulary of the train readers' matrix ``train`` (R, C)."""
+        of ``books`` (``ISBN`` and the book fields), its user fields, the library vocabulary of
+        the train readers' matrix ``train`` (R, C), and the candidate stage's features."""
         config = fitted.config
         rows = ibis.memtable({BOOK_COLUMN: catalogue.isbns.astype(str),
                               ORDER_COLUMN: np.arange(len(catalogue), dtype=np.int64)})
@@ -148,7 +128,8 @@ class PairFeatures:
                                         min_book_count),
             max_library=max_library, largest_library=int(np.diff(train.indptr).max(initial=1)),
             vocab_sizes={str(f): int(n) for f, n in zip(sizes["field"], sizes["ids"],
-                                                        strict=True)})
+                                                        strict=True)},
+            candidate_names=tuple(candidate_names))
 
     @property
     def specs(self) -> list[FeatureSpec]:
@@ -156,7 +137,8 @@ class PairFeatures:
         user = {*self.user_numeric, *self.user_categorical, LIBRARY_SIZE, LIBRARY_FIELD}
         vocabularies = {**self.vocab_sizes, BOOK_FIELD: int(self.book_ids.max()) + 1,
                         LIBRARY_FIELD: int(self.book_ids.max()) + 1}
-        numeric = [*self.user_numeric, LIBRARY_SIZE, *self.item_numeric_names, *RETRIEVAL_FIELDS]
+        numeric = [*self.user_numeric, LIBRARY_SIZE, *self.item_numeric_names,
+                   *self.candidate_names]
         categorical = [*self.user_categorical, *self.item_categorical_names, BOOK_FIELD]
         return field_order(
             [FeatureSpec(name, "numeric", context="user" if name in user else "item")
@@ -167,7 +149,7 @@ class PairFeatures:
                for name in names])
 
     def tensors(self, users: pd.DataFrame, libraries: sparse.csr_matrix, readers: np.ndarray,
-                columns: np.ndarray, retrieval: np.ndarray,
+                columns: np.ndarray, described: np.ndarray,
                 item_numeric: np.ndarray | None = None) -> dict[str, Tensor]:
         """The tensors of N pair rows.
 
@@ -176,7 +158,7 @@ class PairFeatures:
             libraries: (R, C) their libraries.
             readers: (N,) each row's reader (a row of ``users`` and ``libraries``).
             columns: (N,) each row's candidate (a catalogue column).
-            retrieval: (N, 2) ``retrieval_features`` of each row.
+            described: (N, len(candidate_names)) what the candidate stage says of each row.
             item_numeric: (N, Fn) the rows' numeric item side, when it is not the catalogue's
                 (out-of-fold statistics of train readers); default: ``item_numeric[columns]``.
         """
@@ -186,7 +168,7 @@ class PairFeatures:
             users[list(self.user_numeric)].to_numpy(np.float32)[readers],
             library_size[:, None],
             self.item_numeric[columns] if item_numeric is None else item_numeric,
-            retrieval], axis=1).astype(np.float32)
+            described], axis=1).astype(np.float32)
         categorical = np.concatenate([
             users[list(self.user_categorical)].to_numpy(np.int64)[readers],
             self.item_categorical[columns], self.book_ids[columns][:, None]], axis=1)

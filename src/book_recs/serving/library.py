@@ -5,10 +5,11 @@ Two stages, as the cold-start ``Recommender``, but both read the library:
 
 - candidates: a top-N anchor (``book_recs.topn``: EASE, item-kNN or ALS, fitted on the train
   readers) scores the whole catalogue from the library and keeps the K best books the reader
-  does not hold (nor leaves out);
-- ranking: FinalMLP scores each (reader, candidate) pair from the reader's profile and library
-  and the candidate's fields and retrieval score (``book_recs.features.library.PairFeatures``),
-  and the best ``top_n`` are answered.
+  does not hold (nor leaves out); every anchor scores them too
+  (``book_recs.topn.candidates.CandidateStage``);
+- ranking: FinalMLP scores each (reader, candidate) pair from the reader's profile and library,
+  the candidate's fields and what the anchors say of it
+  (``book_recs.features.library.PairFeatures``), and the best ``top_n`` are answered.
 
 A reader without a library, or whose books are all outside the catalogue, gets the cold-start
 ``Recommender``'s list (Age, state, country); when the reader gave a library (empty, or of
@@ -33,7 +34,7 @@ from scipy import sparse
 
 from book_recs.columns import BOOK_COLUMN
 from book_recs.devices import one_torch_thread
-from book_recs.features.library import PairFeatures, retrieval_features
+from book_recs.features.library import PairFeatures
 from book_recs.models.inference import predict_logits
 from book_recs.serving.recommender import (
     ANSWER_COLUMNS,
@@ -53,8 +54,9 @@ from book_recs.serving.recommender import (
     _echo,
     _is_null,
 )
-from book_recs.topn import NOT_RECOMMENDED, Catalogue, TopNModel, library_row
-from book_recs.topn.ranking import best_columns, exclude_library
+from book_recs.topn import NOT_RECOMMENDED, Catalogue, library_row
+from book_recs.topn.candidates import CandidateStage
+from book_recs.topn.ranking import best_columns
 
 logger = logging.getLogger(__name__)
 
@@ -93,31 +95,35 @@ class LibraryRecommender:
 
     Args:
         cold: The cold-start recommender (user-side features; readers without a library).
-        generator: The candidate stage, a fitted ``book_recs.topn`` model.
-        catalogue: Its catalogue.
+        stage: The candidate stage (its ``k`` is K).
+        catalogue: Its anchors' catalogue.
         features: How pairs become the re-ranker's tensors.
         model: The re-ranker (FinalMLP or a ``SeedEnsemble``) over ``features.specs``.
         books: ``Book-Title`` and ``Book-Author`` of every catalogue book, in catalogue order.
-        candidate_count: K.
         default_top_n: ``top_n`` of a reader who gives none.
     """
 
-    def __init__(self, cold: Recommender, generator: TopNModel, catalogue: Catalogue,
+    def __init__(self, cold: Recommender, stage: CandidateStage, catalogue: Catalogue,
                  features: PairFeatures, model: torch.nn.Module, books: pd.DataFrame,
-                 candidate_count: int, default_top_n: int = 10) -> None:
+                 default_top_n: int = 10) -> None:
         if len(books) != len(catalogue):
             raise ValueError(f"{len(books)} book rows for a catalogue of {len(catalogue)}")
-        if not 1 <= default_top_n <= candidate_count:
-            raise ValueError(f"default_top_n must be from 1 to {candidate_count}, "
-                             f"got {default_top_n}")
+        if not 1 <= default_top_n <= stage.k:
+            raise ValueError(f"default_top_n must be from 1 to {stage.k}, got {default_top_n}")
+        if list(features.candidate_names) != stage.feature_names:
+            raise ValueError(f"the re-ranker reads {list(features.candidate_names)}, the "
+                             f"candidate stage gives {stage.feature_names}")
         self.cold = cold
-        self.generator = generator
+        self.stage = stage
         self.catalogue = catalogue
         self.features = features
         self.model = model.eval()
         self.books = books.reset_index(drop=True)
-        self.candidate_count = candidate_count
         self.default_top_n = default_top_n
+
+    @property
+    def candidate_count(self) -> int:
+        return self.stage.k
 
     def __deepcopy__(self, memo: dict) -> LibraryRecommender:
         # Read-only once built: kedro-mlflow deep-copies its catalog on every request.
@@ -148,24 +154,14 @@ class LibraryRecommender:
                     None if exclusions is None else exclusions[batch], top_n)
         return columns, probabilities
 
-    def candidates(self, libraries: sparse.csr_matrix,
-                   exclusions: sparse.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The candidate stage: each reader's K best columns outside the library (and the
-        exclusions) and their retrieval scores, (R, K) each."""
-        scores = self.generator.scores(libraries)
-        exclude_library(scores, libraries)
-        if exclusions is not None:
-            exclude_library(scores, exclusions)
-        return best_columns(scores, self.candidate_count)
-
     def _rank_batch(self, users: pd.DataFrame, libraries: sparse.csr_matrix,
                     exclusions: sparse.csr_matrix | None,
                     top_n: int) -> tuple[np.ndarray, np.ndarray]:
-        candidates, retrieval_scores = self.candidates(libraries, exclusions)
+        candidates, described = self.stage.candidates(libraries, exclusions)
         filled = candidates != NOT_RECOMMENDED
         readers, _ = np.nonzero(filled)
         tensors = self.features.tensors(users, libraries, readers, candidates[filled],
-                                        retrieval_features(retrieval_scores)[filled])
+                                        described[filled])
         logits = np.full(candidates.shape, -np.inf, dtype=np.float32)
         logits[filled] = predict_logits(self.model, tensors).numpy()
         places, best = best_columns(logits, top_n)

@@ -20,6 +20,7 @@ from book_recs.pipelines.library_recommender.nodes import (
 from book_recs.serving.candidates import CandidateConfig, select_candidates
 from book_recs.serving.recommender import Recommender
 from book_recs.topn import LibrarySplit, Popularity
+from book_recs.topn.candidates import CandidateStage
 from tests.serving.conftest import LIMITS, RecentBooksModel, cleaned_rows
 
 FOLDS = {"User-ID": list(range(5)), "fold": [0, 1, 0, 1, 0]}  # the fitted fixture's
@@ -58,12 +59,14 @@ def test_no_train_row_sees_its_own_label(protocol, fitted, books, specs):
     catalogue_books = list_catalogue_books(books, ibis.memtable({
         "User-ID": [0], "ISBN": ["b1"], "Book-Title": ["Title b1"], "Book-Author": ["Author b1"],
         "Publisher": ["Ace"]}))
+    stage = CandidateStage("liked", {"liked": RecordingPopularity(count="liked").fit(
+        readers.train.matrix)}, k=5)
     features = PairFeatures.build(fitted, readers.catalogue, readers.train.matrix,
-                                  catalogue_books, min_book_count=1, max_library=5)
-    generator = RecordingPopularity(count="liked").fit(readers.train.matrix)
+                                  catalogue_books, min_book_count=1, max_library=5,
+                                  candidate_names=stage.feature_names)
     folds = ibis.memtable(FOLDS)
-    train, valid = reranker_rows(readers, profiles, generator, features, cold, catalogue_books,
-                                 fitted, folds, {"k": 5, "negatives_per_reader": 1, "seed": 0})
+    train, valid = reranker_rows(readers, profiles, stage, features, cold, catalogue_books,
+                                 fitted, folds, {"negatives_per_reader": 1, "seed": 0})
 
     # The stage that made the train pairs was fitted on the train libraries alone, not on the
     # train rows the served stage knows (which hold the held-out books).

@@ -10,7 +10,6 @@ reader's own rating of a held-out book is in none of its features.
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
@@ -27,7 +26,6 @@ from book_recs.evaluation.top_n import per_reader_top_n_metrics
 from book_recs.features import FieldConfig
 from book_recs.features.library import (
     PairFeatures,
-    retrieval_features,
 )
 from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
 from book_recs.models.distributed import train_models
@@ -36,6 +34,7 @@ from book_recs.models.training import TrainingConfig
 from book_recs.pipelines.finalmlp.nodes import valid_user_aucs
 from book_recs.serving.library import LibraryRecommender
 from book_recs.serving.recommender import PROFILE_FIELDS, Recommender
+from book_recs.topn.candidates import CandidateStage
 from book_recs.topn import (
     NOT_RECOMMENDED,
     LibrarySplit,
@@ -73,25 +72,26 @@ def _fitted(feature_params: dict[str, Any], title_components: ir.Table, statisti
                           priors, vocabularies, scaling)
 
 
-def build_pair_features(readers: LibrarySplit, books: ir.Table, title_components: ir.Table,
-                        statistics: ir.Table, priors: ir.Table, vocabularies: ir.Table,
-                        scaling: pd.DataFrame, feature_params: dict[str, Any],
-                        params: dict[str, Any]) -> PairFeatures:
+def build_pair_features(readers: LibrarySplit, stage: CandidateStage, books: ir.Table,
+                        title_components: ir.Table, statistics: ir.Table, priors: ir.Table,
+                        vocabularies: ir.Table, scaling: pd.DataFrame,
+                        feature_params: dict[str, Any], params: dict[str, Any]) -> PairFeatures:
     """The re-ranker's fields (``PairFeatures.build``; ``params``: ``min_book_count``,
     ``max_library``)."""
     features = PairFeatures.build(
         _fitted(feature_params, title_components, statistics, priors, vocabularies, scaling),
         readers.catalogue, readers.train.matrix, books, params["min_book_count"],
-        params["max_library"])
+        params["max_library"], stage.feature_names)
     logger.info("re-ranker: %d fields; %d of %d catalogue books have an id of their own",
                 len(features.specs), int((features.book_ids > 1).sum()), len(readers.catalogue))
     return features
 
 
 def choose_candidate_stage(readers: LibrarySplit, params: dict[str, Any],
-                           **anchors: TopNModel) -> tuple[TopNModel, pd.DataFrame, Figure]:
-    """The anchor whose K candidates hold the most of the valid readers' targets (recall@K at
-    the largest K of ``params["k_grid"]``), the valid recall@K of every anchor at every K of
+                           **anchors: TopNModel) -> tuple[CandidateStage, pd.DataFrame, Figure]:
+    """The candidate stage: the anchor whose K candidates hold the most of the valid readers'
+    targets (recall@K at the largest K of ``params["k_grid"]``) picks them, the anchors of
+    ``params["described_by"]`` describe them; the valid recall@K of every anchor at every K of
     the grid, and its plot."""
     ks = sorted(params["k_grid"])
     libraries, targets = readers.judged_libraries("valid"), readers.targets["valid"]
@@ -110,8 +110,9 @@ def choose_candidate_stage(readers: LibrarySplit, params: dict[str, Any],
                 at_largest["recall"].iloc[0],
                 ", ".join(f"{g} {r:.4f}" for g, r in zip(at_largest["generator"],
                                                          at_largest["recall"], strict=True)))
-    return anchors[chosen], table.assign(chosen=table["generator"] == chosen), \
-        plot_candidate_recall(table)
+    described = {name: anchors[name] for name in params["described_by"]}
+    stage = CandidateStage(chosen, {chosen: anchors[chosen], **described}, ks[-1])
+    return stage, table.assign(chosen=table["generator"] == chosen), plot_candidate_recall(table)
 
 
 def candidate_recall(columns: np.ndarray, reader_ids: np.ndarray, targets: pd.DataFrame,
@@ -144,37 +145,36 @@ def _pair_rows(candidates: np.ndarray, reader_ids: np.ndarray, targets: pd.DataF
     return reader, place, pairs.isin(wanted).astype(np.float32)
 
 
-def build_reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, generator: TopNModel,
+def build_reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, stage: CandidateStage,
                         features: PairFeatures, cold: Recommender, books: ir.Table,
                         title_components: ir.Table, statistics: ir.Table, priors: ir.Table,
                         vocabularies: ir.Table, scaling: pd.DataFrame, folds: ir.Table,
                         feature_params: dict[str, Any], params: dict[str, Any],
                         ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """``reranker_rows`` with the feature stage's fitted tables."""
-    return reranker_rows(readers, profiles, generator, features, cold, books,
+    return reranker_rows(readers, profiles, stage, features, cold, books,
                          _fitted(feature_params, title_components, statistics, priors,
                                  vocabularies, scaling), folds, params)
 
 
-def reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, generator: TopNModel,
+def reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, stage: CandidateStage,
                   features: PairFeatures, cold: Recommender, books: ir.Table,
                   fitted: FittedFeatures, folds: ir.Table, params: dict[str, Any],
                   ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """The re-ranker's train and valid rows (tensors, ``label`` and ``user`` included).
 
-    Train: a copy of the candidate stage is fitted on the train readers' libraries; each train
-    reader with a target among its K candidates gives every such target (label 1) and up to
+    Train: a copy of the candidate stage (every anchor) is fitted on the train readers'
+    libraries; each train reader with a target among its K candidates gives every such target (label 1) and up to
     ``negatives_per_reader`` other candidates drawn at random (label 0); their item statistics
     are out of fold (``folds``: the feature stage's user folds). Valid: every candidate of every
     valid reader with a target, from the candidate stage itself (what the recommender ranks),
     for early stopping.
 
-    ``params``: ``k`` (candidates per reader), ``negatives_per_reader``, ``seed``.
+    ``params``: ``negatives_per_reader``, ``seed``.
     """
-    k = params["k"]
-    pair_generator = copy.deepcopy(generator).fit(readers.libraries["train"].matrix)
     libraries = readers.judged_libraries("train")
-    candidates, scores = top_n(pair_generator, libraries.matrix, k)
+    candidates, described = stage.refitted(readers.libraries["train"].matrix).candidates(
+        libraries.matrix)
     reader, place, label = _pair_rows(candidates, libraries.readers, readers.targets["train"],
                                       readers)
     keep = _sampled_rows(reader, label, params["negatives_per_reader"], params["seed"])
@@ -189,18 +189,18 @@ def reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, generator: TopN
         raise ValueError(f"{len(out_of_fold)} of {len(pairs)} train pairs have item fields")
     train = features.tensors(
         _user_side(cold, profiles, libraries.readers), libraries.matrix, reader, columns,
-        retrieval_features(scores)[reader, place],
+        described[reader, place],
         out_of_fold[list(features.item_numeric_names)].to_numpy(np.float32))
     train.update(label=torch.from_numpy(label), rating=torch.from_numpy(label),
                  user=torch.from_numpy(reader.astype(np.int64)))
 
     valid_libraries = readers.judged_libraries("valid")
-    candidates, scores = top_n(generator, valid_libraries.matrix, k)
+    candidates, described = stage.candidates(valid_libraries.matrix)
     reader, place, label = _pair_rows(candidates, valid_libraries.readers,
                                       readers.targets["valid"], readers)
     valid = features.tensors(_user_side(cold, profiles, valid_libraries.readers),
                              valid_libraries.matrix, reader, candidates[reader, place],
-                             retrieval_features(scores)[reader, place])
+                             described[reader, place])
     valid.update(label=torch.from_numpy(label), user=torch.from_numpy(reader.astype(np.int64)))
     logger.info("re-ranker rows: train %d (%d positive, %d readers), valid %d (%d positive)",
                 len(train["label"]), int(train["label"].sum()), len(np.unique(train["user"])),
@@ -226,7 +226,7 @@ def train_reranker(train: dict[str, torch.Tensor], valid: dict[str, torch.Tensor
                         TrainingConfig.from_params(training_params), user_metrics=valid_user_aucs)
 
 
-def build_library_recommender(cold: Recommender, generator: TopNModel, readers: LibrarySplit,
+def build_library_recommender(cold: Recommender, stage: CandidateStage, readers: LibrarySplit,
                               features: PairFeatures, model: torch.nn.Module,
                               catalogue_books: pd.DataFrame, profiles: pd.DataFrame,
                               params: dict[str, Any], top_n_judged: int,
@@ -237,11 +237,14 @@ def build_library_recommender(cold: Recommender, generator: TopNModel, readers: 
     books = (catalogue_books.set_index(BOOK_COLUMN).loc[readers.catalogue.isbns,
                                                           ["Book-Title", "Book-Author"]]
              .reset_index(drop=True))
+
+    def recommender(k: int) -> LibraryRecommender:
+        return LibraryRecommender(cold, stage.with_k(k), readers.catalogue, features, model,
+                                  books, min(cold.default_top_n, k))
+
     rows = []
     for k in sorted(params["k_grid"]):
-        recommender = LibraryRecommender(cold, generator, readers.catalogue, features, model,
-                                         books, k, min(cold.default_top_n, k))
-        lists = rank_library_readers(recommender, readers, profiles, "valid", top_n_judged)
+        lists = rank_library_readers(recommender(k), readers, profiles, "valid", top_n_judged)
         metrics = per_reader_top_n_metrics(lists, readers.targets["valid"], top_n_judged)
         rows.append({"k": k, **metrics[[f"ndcg@{top_n_judged}", f"recall@{top_n_judged}"]]
                      .mean().to_dict()})
@@ -250,9 +253,7 @@ def build_library_recommender(cold: Recommender, generator: TopNModel, readers: 
     table = pd.DataFrame(rows)
     best = int(table.sort_values([f"ndcg@{top_n_judged}", "k"], ascending=[False, True])["k"]
                .iloc[0])
-    return (LibraryRecommender(cold, generator, readers.catalogue, features, model, books, best,
-                               min(cold.default_top_n, best)),
-            table.assign(chosen=table["k"] == best))
+    return recommender(best), table.assign(chosen=table["k"] == best)
 
 
 def rank_library_readers(recommender: LibraryRecommender, readers: LibrarySplit,
