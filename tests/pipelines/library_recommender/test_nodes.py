@@ -16,6 +16,7 @@ from book_recs.pipelines.library_recommender.nodes import (
     candidate_recall,
     list_catalogue_books,
     reranker_rows,
+    resplit_train_readers,
 )
 from book_recs.serving.candidates import CandidateConfig, select_candidates
 from book_recs.serving.recommender import Recommender
@@ -65,26 +66,35 @@ def test_no_train_row_sees_its_own_label(protocol, fitted, books, specs):
                                   catalogue_books, min_book_count=1, max_library=5,
                                   candidate_names=stage.feature_names)
     folds = ibis.memtable(FOLDS)
+    split = {"seed": 0, "held_out_share": 0.4}
+    RecordingPopularity.fitted_on.clear()
     train, valid = reranker_rows(readers, profiles, stage, features, cold, catalogue_books,
-                                 fitted, folds, {"negatives_per_reader": 1, "seed": 0})
+                                 fitted, folds, split,
+                                 {"splits": 2, "negatives_per_reader": 1, "seed": 5})
 
-    # The stage that made the train pairs was fitted on the train libraries alone, not on the
-    # train rows the served stage knows (which hold the held-out books).
-    fitted_on = RecordingPopularity.fitted_on[-1]
-    assert (fitted_on != readers.libraries["train"].matrix).nnz == 0
-    assert fitted_on.nnz < readers.train.matrix.nnz
-    # Every train reader's candidates are its held-out books: b_u is a target (label 1).
-    labels = train["label"].numpy()
-    assert labels.sum() == 5 and len(labels) == 9
+    # Each split's pairs come from a copy of the stage fitted on that split's libraries alone,
+    # never on the held-out books of the same split.
+    for seed, fitted_on in zip((5, 6), RecordingPopularity.fitted_on, strict=True):
+        resplit = resplit_train_readers(readers, {**split, "seed": seed})
+        assert (fitted_on != resplit.libraries["train"].matrix).nnz == 0
+        assert fitted_on.nnz < readers.train.matrix.nnz
+    # One split: its labels are its targets (held-out liked books).
+    train, _ = reranker_rows(readers, profiles, stage, features, cold, catalogue_books, fitted,
+                             folds, split, {"splits": 1, "negatives_per_reader": 1, "seed": 5})
+    resplit = resplit_train_readers(readers, {**split, "seed": 5})
+    targets = resplit.targets["train"]
+    book_ids = train["categorical"][:, -1].numpy()
+    isbns = readers.catalogue.isbns[[np.flatnonzero(features.book_ids == i)[0] for i in book_ids]]
+    readers_of_rows = resplit.judged_libraries("train").readers[train["user"].numpy()]
+    labelled = {(int(u), str(b)) for u, b, label in zip(readers_of_rows, isbns, train["label"],
+                                                        strict=True) if label == 1}
+    assert labelled == set(zip(targets["User-ID"], targets["ISBN"], strict=True))
     # The pairs' item statistics are out of fold: what the feature stage gives a train row of
     # that reader, never the all-train statistics that count the reader's own rating.
     statistic = list(features.item_numeric_names).index("ISBN_like_rate")
     offset = len(features.user_numeric) + 1  # the user's numeric fields, then library_size
-    book_ids = train["categorical"][:, -1].numpy()
-    isbns = readers.catalogue.isbns[[np.flatnonzero(features.book_ids == i)[0] for i in book_ids]]
-    users = readers.judged_libraries("train").readers[train["user"].numpy()]
-    pairs = ibis.memtable({"User-ID": users, "ISBN": isbns.astype(str),
-                           ORDER_COLUMN: np.arange(len(users))})
+    pairs = ibis.memtable({"User-ID": readers_of_rows, "ISBN": isbns.astype(str),
+                           ORDER_COLUMN: np.arange(len(isbns))})
     expected = fitted.build(pairs.join(catalogue_books, "ISBN"), row_folds=folds,
                             side="item").execute()["ISBN_like_rate"].to_numpy(np.float32)
     np.testing.assert_array_equal(train["numeric"][:, offset + statistic].numpy(), expected)

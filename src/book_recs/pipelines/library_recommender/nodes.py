@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from book_recs.columns import BOOK_COLUMN, USER_COLUMN
+from book_recs.columns import BOOK_COLUMN, LABEL_COLUMN, RATING_COLUMN, USER_COLUMN
 from book_recs.evaluation.plots import plot_candidate_recall
 from book_recs.evaluation.top_n import per_reader_top_n_metrics
 from book_recs.features import FieldConfig
@@ -31,17 +31,20 @@ from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
 from book_recs.models.distributed import train_models
 from book_recs.models.finalmlp import FinalMLPConfig
 from book_recs.models.training import TrainingConfig
+from book_recs.pipelines.data_split.nodes import SPLIT_COLUMN
 from book_recs.pipelines.finalmlp.nodes import valid_user_aucs
+from book_recs.pipelines.library_protocol.nodes import LIBRARY, PART_COLUMN, split_libraries
 from book_recs.serving.library import LibraryRecommender
 from book_recs.serving.recommender import PROFILE_FIELDS, Recommender
-from book_recs.topn.candidates import CandidateStage
 from book_recs.topn import (
+    LIKED,
     NOT_RECOMMENDED,
     LibrarySplit,
     TopNModel,
     recommendation_table,
     top_n,
 )
+from book_recs.topn.candidates import CandidateStage
 
 logger = logging.getLogger(__name__)
 
@@ -149,50 +152,43 @@ def build_reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, stage: Ca
                         features: PairFeatures, cold: Recommender, books: ir.Table,
                         title_components: ir.Table, statistics: ir.Table, priors: ir.Table,
                         vocabularies: ir.Table, scaling: pd.DataFrame, folds: ir.Table,
-                        feature_params: dict[str, Any], params: dict[str, Any],
+                        feature_params: dict[str, Any], split_params: dict[str, Any],
+                        params: dict[str, Any],
                         ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """``reranker_rows`` with the feature stage's fitted tables."""
     return reranker_rows(readers, profiles, stage, features, cold, books,
                          _fitted(feature_params, title_components, statistics, priors,
-                                 vocabularies, scaling), folds, params)
+                                 vocabularies, scaling), folds, split_params, params)
 
 
 def reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, stage: CandidateStage,
                   features: PairFeatures, cold: Recommender, books: ir.Table,
-                  fitted: FittedFeatures, folds: ir.Table, params: dict[str, Any],
+                  fitted: FittedFeatures, folds: ir.Table, split_params: dict[str, Any],
+                  params: dict[str, Any],
                   ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """The re-ranker's train and valid rows (tensors, ``label`` and ``user`` included).
 
-    Train: a copy of the candidate stage (every anchor) is fitted on the train readers'
-    libraries; each train reader with a target among its K candidates gives every such target (label 1) and up to
-    ``negatives_per_reader`` other candidates drawn at random (label 0); their item statistics
-    are out of fold (``folds``: the feature stage's user folds). Valid: every candidate of every
-    valid reader with a target, from the candidate stage itself (what the recommender ranks),
-    for early stopping.
-
-    ``params``: ``negatives_per_reader``, ``seed``.
+    Train: the train readers' rows are split into library and held-out books as the protocol
+    splits a reader (``split_params``), ``params["splits"]`` times with seeds ``seed``,
+    ``seed + 1``, ... For each split a copy of the candidate stage (every anchor) is fitted on
+    the libraries alone, and each reader with a target among its K candidates gives every
+    such target (label 1) and up to ``negatives_per_reader`` other candidates drawn at random
+    (label 0); the item statistics are out of fold (``folds``: the feature stage's user
+    folds). No row sees itself. Valid: every candidate of every valid reader with a target,
+    from the candidate stage itself (what the recommender ranks), for early stopping.
     """
-    libraries = readers.judged_libraries("train")
-    candidates, described = stage.refitted(readers.libraries["train"].matrix).candidates(
-        libraries.matrix)
-    reader, place, label = _pair_rows(candidates, libraries.readers, readers.targets["train"],
-                                      readers)
-    keep = _sampled_rows(reader, label, params["negatives_per_reader"], params["seed"])
-    reader, place, label = reader[keep], place[keep], label[keep]
-    columns = candidates[reader, place]
-    pairs = pd.DataFrame({USER_COLUMN: libraries.readers[reader],
-                          BOOK_COLUMN: readers.catalogue.isbns[columns],
-                          ORDER_COLUMN: np.arange(len(reader), dtype=np.int64)})
-    out_of_fold = fitted.build(ibis.memtable(pairs).join(books, BOOK_COLUMN), row_folds=folds,
-                               side="item").execute()
-    if len(out_of_fold) != len(pairs):
-        raise ValueError(f"{len(out_of_fold)} of {len(pairs)} train pairs have item fields")
-    train = features.tensors(
-        _user_side(cold, profiles, libraries.readers), libraries.matrix, reader, columns,
-        described[reader, place],
-        out_of_fold[list(features.item_numeric_names)].to_numpy(np.float32))
-    train.update(label=torch.from_numpy(label), rating=torch.from_numpy(label),
-                 user=torch.from_numpy(reader.astype(np.int64)))
+    parts = []
+    for offset in range(params["splits"]):
+        seed = params["seed"] + offset
+        split = resplit_train_readers(readers, {**split_params, "seed": seed})
+        parts.append(_train_pairs(split, profiles, stage.refitted(split.libraries["train"].matrix),
+                                  features, cold, books, fitted, folds,
+                                  params["negatives_per_reader"], seed))
+    train = {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
+    # Each split's readers are groups of their own (user-grouped batches, the ranking loss).
+    train["user"] = torch.cat([part["user"] + sum(int(earlier["user"].max()) + 1
+                                                  for earlier in parts[:index])
+                               for index, part in enumerate(parts)])
 
     valid_libraries = readers.judged_libraries("valid")
     candidates, described = stage.candidates(valid_libraries.matrix)
@@ -202,10 +198,52 @@ def reranker_rows(readers: LibrarySplit, profiles: pd.DataFrame, stage: Candidat
                              valid_libraries.matrix, reader, candidates[reader, place],
                              described[reader, place])
     valid.update(label=torch.from_numpy(label), user=torch.from_numpy(reader.astype(np.int64)))
-    logger.info("re-ranker rows: train %d (%d positive, %d readers), valid %d (%d positive)",
-                len(train["label"]), int(train["label"].sum()), len(np.unique(train["user"])),
-                len(valid["label"]), int(valid["label"].sum()))
+    logger.info("re-ranker rows: train %d (%d positive, %d reader splits), valid %d (%d "
+                "positive)", len(train["label"]), int(train["label"].sum()),
+                len(np.unique(train["user"])), len(valid["label"]), int(valid["label"].sum()))
     return train, valid
+
+
+def resplit_train_readers(readers: LibrarySplit, split_params: dict[str, Any]) -> LibrarySplit:
+    """The train readers' rows (from the train matrix: a liked book rated 9, any other 0) split
+    again into libraries and held-out books with ``split_params``, as the protocol splits a
+    reader; its ``train`` split is theirs."""
+    matrix = readers.train.matrix.tocoo()
+    liked = matrix.data == LIKED
+    rows = pd.DataFrame({USER_COLUMN: readers.train.readers[matrix.row],
+                         BOOK_COLUMN: readers.catalogue.isbns[matrix.col],
+                         RATING_COLUMN: np.where(liked, 9, 0), LABEL_COLUMN: liked.astype(int),
+                         SPLIT_COLUMN: "train"})
+    return LibrarySplit.from_rows(split_libraries(rows, split_params), SPLIT_COLUMN, PART_COLUMN,
+                                  LIBRARY)
+
+
+def _train_pairs(split: LibrarySplit, profiles: pd.DataFrame, stage: CandidateStage,
+                 features: PairFeatures, cold: Recommender, books: ir.Table,
+                 fitted: FittedFeatures, folds: ir.Table, negatives: int,
+                 seed: int) -> dict[str, torch.Tensor]:
+    """The train pairs of one split of the train readers (``reranker_rows``)."""
+    libraries = split.judged_libraries("train")
+    candidates, described = stage.candidates(libraries.matrix)
+    reader, place, label = _pair_rows(candidates, libraries.readers, split.targets["train"],
+                                      split)
+    keep = _sampled_rows(reader, label, negatives, seed)
+    reader, place, label = reader[keep], place[keep], label[keep]
+    columns = candidates[reader, place]
+    pairs = pd.DataFrame({USER_COLUMN: libraries.readers[reader],
+                          BOOK_COLUMN: split.catalogue.isbns[columns],
+                          ORDER_COLUMN: np.arange(len(reader), dtype=np.int64)})
+    out_of_fold = fitted.build(ibis.memtable(pairs).join(books, BOOK_COLUMN), row_folds=folds,
+                               side="item").execute()
+    if len(out_of_fold) != len(pairs):
+        raise ValueError(f"{len(out_of_fold)} of {len(pairs)} train pairs have item fields")
+    tensors = features.tensors(
+        _user_side(cold, profiles, libraries.readers), libraries.matrix, reader, columns,
+        described[reader, place],
+        out_of_fold[list(features.item_numeric_names)].to_numpy(np.float32))
+    tensors.update(label=torch.from_numpy(label), rating=torch.from_numpy(label),
+                   user=torch.from_numpy(reader.astype(np.int64)))
+    return tensors
 
 
 def _sampled_rows(reader: np.ndarray, label: np.ndarray, negatives: int, seed: int) -> np.ndarray:

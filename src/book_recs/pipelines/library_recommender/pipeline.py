@@ -56,7 +56,8 @@ def recommender_template() -> Pipeline:
              inputs={"readers": "readers", "profiles": "reader_profiles@pandas",
                      "stage": "candidate_stage", "features": "pair_features",
                      "cold": "cold_start_recommender", "books": "catalogue_books@ibis",
-                     **FITTED, "folds": "statistics_folds@ibis", "params": "params:pairs"},
+                     **FITTED, "folds": "statistics_folds@ibis",
+                     "split_params": "params:split", "params": "params:pairs"},
              outputs=["train_rows", "valid_rows"], name="build_reranker_rows", tags="training"),
         Node(train_reranker,
              inputs={"train": "train_rows", "valid": "valid_rows", "features": "pair_features",
@@ -97,6 +98,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                    and name not in PROTOCOL_DATASETS and name not in ANCHOR_MODELS}},
         outputs={"served": "recommender"},
         parameters={"params:top_n": f"params:{NAMESPACE}.top_n",
+                    "params:split": f"params:{NAMESPACE}.split",
                     "params:feature_engineering": "params:feature_engineering",
                     "params:evaluation": "params:evaluation"})
     return Pipeline([*shared, recommender], tags=NAMESPACE)
