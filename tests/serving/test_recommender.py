@@ -198,7 +198,7 @@ def small(fitted, books, specs) -> Recommender:
      "reader 0: above the limit max_isbns_per_reader = 4, got 5"),
     ([{"exclude_isbns": ["b0"] * 3}] * 2, [{"exclude_isbns": ["b0"] * 3}, {},
                                            {"exclude_isbns": ["b0"] * 4}],
-     "exclude_isbns", "above the limit max_isbns_per_request = 6, got 7"),
+     "exclude_isbns+library", "above the limit max_isbns_per_request = 6, got 7"),
     ([{"top_n": 2}], [{}, {"top_n": 3}], "top_n",
      "reader 1: must be a whole number from 1 to 2 (the limit max_top_n = 2), got 3.0"),
 ])
