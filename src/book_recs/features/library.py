@@ -17,6 +17,8 @@ Shapes: R readers, C catalogue books, N pair rows, L ``max_library``.
 
 from __future__ import annotations
 
+import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -101,10 +103,11 @@ class PairFeatures:
     @classmethod
     def build(cls, fitted: FittedFeatures, catalogue: Catalogue, train: sparse.csr_matrix,
               books: ir.Table, min_book_count: int, max_library: int,
-              candidate_names: list[str]) -> PairFeatures:
+              candidate_names: list[str], exclude_fields: Sequence[str] = ()) -> PairFeatures:
         """The feature stage's item side of every catalogue book, computed once on the engine
         of ``books`` (``ISBN`` and the book fields), its user fields, the library vocabulary of
-        the train readers' matrix ``train`` (R, C), and the candidate stage's features."""
+        the train readers' matrix ``train`` (R, C), and the candidate stage's features; item
+        columns matching a glob pattern of ``exclude_fields`` are left out."""
         config = fitted.config
         rows = ibis.memtable({BOOK_COLUMN: catalogue.isbns.astype(str),
                               ORDER_COLUMN: np.arange(len(catalogue), dtype=np.int64)})
@@ -113,7 +116,8 @@ class PairFeatures:
             raise ValueError(f"{len(item_side)} of {len(catalogue)} catalogue books have fields")
         item_categorical = [c for c in config.categorical_fields if config.context(c) == "item"]
         item_numeric = [c for c in item_side.columns
-                        if c != BOOK_COLUMN and c not in config.categorical_fields]
+                        if c != BOOK_COLUMN and c not in config.categorical_fields
+                        and not any(fnmatch.fnmatchcase(c, p) for p in exclude_fields)]
         vocabularies = fitted.vocabularies
         sizes = vocabularies.group_by("field").aggregate(ids=vocabularies["id"].max() + 1).execute()
         return cls(

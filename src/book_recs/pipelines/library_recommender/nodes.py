@@ -80,11 +80,11 @@ def build_pair_features(readers: LibrarySplit, stage: CandidateStage, books: ir.
                         vocabularies: ir.Table, scaling: pd.DataFrame,
                         feature_params: dict[str, Any], params: dict[str, Any]) -> PairFeatures:
     """The re-ranker's fields (``PairFeatures.build``; ``params``: ``min_book_count``,
-    ``max_library``)."""
+    ``max_library``, ``exclude_fields``)."""
     features = PairFeatures.build(
         _fitted(feature_params, title_components, statistics, priors, vocabularies, scaling),
         readers.catalogue, readers.train.matrix, books, params["min_book_count"],
-        params["max_library"], stage.feature_names)
+        params["max_library"], stage.feature_names, params.get("exclude_fields", ()))
     logger.info("re-ranker: %d fields; %d of %d catalogue books have an id of their own",
                 len(features.specs), int((features.book_ids > 1).sum()), len(readers.catalogue))
     return features
@@ -92,10 +92,10 @@ def build_pair_features(readers: LibrarySplit, stage: CandidateStage, books: ir.
 
 def choose_candidate_stage(readers: LibrarySplit, params: dict[str, Any],
                            **anchors: TopNModel) -> tuple[CandidateStage, pd.DataFrame, Figure]:
-    """The candidate stage: the anchor whose K candidates hold the most of the valid readers'
-    targets (recall@K at the largest K of ``params["k_grid"]``) picks them, the anchors of
-    ``params["described_by"]`` describe them; the valid recall@K of every anchor at every K of
-    the grid, and its plot."""
+    """The candidate stage: the anchor ``params["generator"]`` picks them (``auto``: the anchor
+    whose K candidates hold the most of the valid readers' targets, recall@K at the largest K
+    of ``params["k_grid"]``), the anchors of ``params["described_by"]`` describe them; the valid
+    recall@K of every anchor at every K of the grid, and its plot."""
     ks = sorted(params["k_grid"])
     libraries, targets = readers.judged_libraries("valid"), readers.targets["valid"]
     rows = []
@@ -108,9 +108,9 @@ def choose_candidate_stage(readers: LibrarySplit, params: dict[str, Any],
     table = pd.DataFrame(rows)
     at_largest = table[table["k"] == ks[-1]].sort_values(["recall", "generator"],
                                                          ascending=[False, True])
-    chosen = at_largest["generator"].iloc[0]
-    logger.info("candidate stage: %s (valid recall@%d %.4f; %s)", chosen, ks[-1],
-                at_largest["recall"].iloc[0],
+    chosen = (at_largest["generator"].iloc[0] if params["generator"] == "auto"
+              else params["generator"])
+    logger.info("candidate stage: %s (valid recall@%d: %s)", chosen, ks[-1],
                 ", ".join(f"{g} {r:.4f}" for g, r in zip(at_largest["generator"],
                                                          at_largest["recall"], strict=True)))
     described = {name: anchors[name] for name in params["described_by"]}
