@@ -13,6 +13,9 @@ default the model is the newest registered version whose run has the Kedro envir
 1. **Load**: a bounded number of single-reader top-N requests from 1, 4 and 16 concurrent
    clients: p50 / p99 latency, requests/s, and the server's CPU time per request (its whole
    process tree, from /proc: on 2 cores nothing else uses, 2 / that is the most requests/s).
+   Twice: readers given by their profile alone (the cold-start path), then readers with their
+   library (the run's own test readers' libraries, ``library.reader_rows``: candidates from the
+   library, re-ranked).
 2. **Soak** (``--soak SECONDS``): 4 clients for that long, cycling through good requests and
    each kind of bad one; the status codes per kind, p50 / p99, the server's RSS (its process
    tree, from /proc) at the start, before the kill and at the end. Halfway, one uvicorn worker
@@ -85,10 +88,25 @@ SOAK_MOST_REQUESTS = 200_000
 RSS_EVERY = 30.0
 
 
-def requests(count: int, top_n: int) -> list[dict]:
-    """``count`` single-reader request bodies."""
-    return [{"dataframe_records": [{**PROFILES[i % len(PROFILES)], "top_n": top_n}]}
+def requests(count: int, top_n: int, libraries: list[dict] | None = None) -> list[dict]:
+    """``count`` single-reader request bodies, with the ``libraries`` in turn when given."""
+    return [{"dataframe_records": [{**PROFILES[i % len(PROFILES)], "top_n": top_n,
+                                    **(libraries[i % len(libraries)] if libraries else {})}]}
             for i in range(count)]
+
+
+def test_libraries(env: str, count: int = 200) -> list[dict]:
+    """The libraries (``library``, ``library_ratings``) of the first ``count`` test readers of
+    the environment's library protocol (in ``User-ID`` order)."""
+    sys.path.insert(0, str(PROJECT_PATH / "benchmarks"))
+    from stages import configured_globals
+
+    rows = pd.read_parquet(PROJECT_PATH / configured_globals(env)["data_dir"] / "03_primary"
+                           / "library" / "reader_rows.parquet")
+    rows = rows[(rows["split"] == "test") & (rows["part"] == "library")]
+    readers = rows.groupby("User-ID", sort=True)
+    return [{"library": group["ISBN"].tolist(), "library_ratings": group["Book-Rating"].tolist()}
+            for _, group in list(readers)[:count]]
 
 
 def newest_version(tracking_uri: str, env: str) -> str:
@@ -105,15 +123,22 @@ def newest_version(tracking_uri: str, env: str) -> str:
 
 
 def version_parameters(tracking_uri: str, uri: str) -> dict[str, int]:
-    """The request limits and the candidate count K of a ``models:/<name>/<version>`` model, as
-    its training run logged them."""
+    """The request limits of a ``models:/<name>/<version>`` model, as its training run logged
+    them, and its recommender's candidate count K (the most books a reader can ask for)."""
+    import mlflow
     from mlflow import MlflowClient
+
+    from book_recs.serving.cli import quietly
 
     client = MlflowClient(tracking_uri=tracking_uri)
     name, version = uri.removeprefix("models:/").split("/")
     params = client.get_run(client.get_model_version(name, version).run_id).data.params
     found = {limit: int(params[f"recommendation.limits.{limit}"]) for limit in LIMITS}
-    return {**found, "k": int(params["recommendation.candidates.k"])}
+    mlflow.set_tracking_uri(tracking_uri)
+    with quietly():
+        recommender = mlflow.pyfunc.load_model(uri).unwrap_python_model().loaded_catalog.load(
+            "recommender")
+    return {**found, "k": recommender.candidate_count}
 
 
 def summary(latencies: list[float], seconds: float) -> str:
@@ -156,15 +181,19 @@ def measure_load(served: ServedModel, bodies: list[dict], client_counts: list[in
               f"{cpu_ms:.1f} ms/request   ({before} -> {os.getloadavg()[0]:.1f})")
 
 
-def largest_request(limits: dict[str, int]) -> dict:
+def largest_request(limits: dict[str, int], libraries: list[dict]) -> dict:
     """Every reader the limits allow, each at the most books, the request's ISBN allowance spread
-    over them (ISBNs outside any catalogue: each is looked up and counted in a note)."""
+    over them: half a library of real books (the test readers' books in turn: each reader is
+    ranked from the whole catalogue), half ISBNs to leave out outside any catalogue (each is
+    looked up and counted in a note)."""
     readers = limits["max_readers_per_request"]
     per_reader = min(limits["max_isbns_per_reader"], limits["max_isbns_per_request"] // readers)
+    books = list(dict.fromkeys(isbn for library in libraries for isbn in library["library"]))
     top_n = min(limits["max_top_n"], limits["k"])
     return {"dataframe_records": [
         {**PROFILES[i % len(PROFILES)], "top_n": top_n,
-         "exclude_isbns": [f"unknown-{i:04d}-{j:05d}" for j in range(per_reader)]}
+         "library": [books[(i * per_reader + j) % len(books)] for j in range(per_reader // 2)],
+         "exclude_isbns": [f"unknown-{i:04d}-{j:05d}" for j in range(per_reader - per_reader // 2)]}
         for i in range(readers)]}
 
 
@@ -176,11 +205,11 @@ def timed_post(url: str, body: dict) -> tuple[int, bytes, float, int]:
     return status, answer, time.perf_counter() - start, len(data)
 
 
-def measure_limits(served: ServedModel, limits: dict[str, int]) -> None:
+def measure_limits(served: ServedModel, limits: dict[str, int], libraries: list[dict]) -> None:
     """The largest accepted request alone; the issue's 20,000 readers; a normal request after."""
     print(f"  limits of this version: {', '.join(f'{n} {limits[n]:,}' for n in LIMITS)} "
           f"(K = {limits['k']})")
-    largest = largest_request(limits)
+    largest = largest_request(limits, libraries)
     for attempt in ("first", "second"):
         status, answer, seconds, size = timed_post(served.url, largest)
         print(f"  the largest accepted request ({attempt}): {size / 1e6:.2f} MB, HTTP {status} in "
@@ -402,8 +431,10 @@ def main() -> None:
 
     uri = args.model_uri or model_uri(newest_version(args.tracking_uri, args.env))
     limits = version_parameters(args.tracking_uri, uri)
+    libraries = test_libraries(args.env)
     bodies = requests(args.requests, args.top_n)
-    warmup = requests(args.warmup * args.workers, args.top_n)
+    library_bodies = requests(args.requests, args.top_n, libraries)
+    warmup = requests(args.warmup * args.workers, args.top_n, libraries)
     print(f"{uri} from {args.tracking_uri}; {os.cpu_count()} cores, {load_average()} at the "
           f"start; {args.requests} single-reader top-{args.top_n} requests per client count, "
           f"{args.workers} worker(s)")
@@ -412,10 +443,13 @@ def main() -> None:
         print(f"  server answered /ping {served.startup_seconds:.1f} s after the command started; "
               f"RSS {tree_memory(served.pid) / 2**20:,.0f} MB")
         load_clients(served.url, warmup, args.workers)
+        print("  readers by their profile (cold start):")
         measure_load(served, bodies, args.clients)
+        print(f"  readers with their library ({len(libraries)} test readers' libraries in turn):")
+        measure_load(served, library_bodies, args.clients)
         if args.soak:  # before the largest request: the RSS it starts from is the load's
             soak(served, limits, args.soak, args.soak_clients)
-        measure_limits(served, limits)
+        measure_limits(served, limits, libraries)
     if args.breakdown:
         breakdown(uri, args.tracking_uri, bodies, warmup)
     print(f"{load_average()} at the end (above {os.cpu_count()}: the cores were shared with "

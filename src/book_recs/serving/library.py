@@ -123,7 +123,8 @@ class LibraryRecommender:
 
     @property
     def candidate_count(self) -> int:
-        return self.stage.k
+        """The most books a reader can ask for: K, and the cold-start path's own K."""
+        return min(self.stage.k, self.cold.candidate_count)
 
     def __deepcopy__(self, memo: dict) -> LibraryRecommender:
         # Read-only once built: kedro-mlflow deep-copies its catalog on every request.
