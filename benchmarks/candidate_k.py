@@ -17,6 +17,10 @@ it and smaller wins (each candidate costs serving time).
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import itertools
 import time

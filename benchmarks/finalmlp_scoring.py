@@ -11,6 +11,10 @@ node receives the table from the catalog. Each figure is the best of ``--repeats
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import pickle
 import time

@@ -10,6 +10,10 @@ fields with the full vocabularies), the parameters of conf/base/parameters_final
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import resource
 import time

@@ -21,6 +21,10 @@ trainer's per-epoch log lines are printed; the torch threads are torch's default
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import dataclasses
 import json

@@ -13,6 +13,10 @@ where the CPU has native bf16) and with fp32, so the kernels' share and bf16's s
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import os
 import re

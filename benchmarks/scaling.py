@@ -23,6 +23,10 @@ slope of each stage (1 = linear).
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import shutil
 import sys

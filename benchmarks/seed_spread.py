@@ -14,6 +14,10 @@ so seeds 5 apart share no member.
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import os
 from pathlib import Path

@@ -35,6 +35,10 @@ every run sends the same requests.
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import http.client
 import json

@@ -26,6 +26,10 @@ versions).
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import hashlib
 import os

@@ -13,6 +13,10 @@ rows split 80% library / 20% held out, targets = held-out books rated above 7.
 
 from __future__ import annotations
 
+import book_recs  # noqa: F401  first: pins the numerics before numpy and torch load
+
+# isort: split
+
 import argparse
 import os
 import time
