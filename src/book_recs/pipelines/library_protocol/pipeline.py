@@ -92,7 +92,7 @@ def comparison_nodes(models: tuple[str, ...], reference: str) -> list[Node]:
              namespace=NAMESPACE),
         Node(_named(compute_paired_differences, reference=reference),
              inputs={"confidence": "params:evaluation.confidence",
-                     "margins": "params:evaluation.borderline_margins", **pair_inputs},
+                     "margins": f"params:{NAMESPACE}.borderline_margins", **pair_inputs},
              outputs=f"{NAMESPACE}.paired_differences", name="compute_paired_differences",
              namespace=NAMESPACE),
         Node(render_comparison_markdown,
