@@ -110,6 +110,16 @@ def test_a_malformed_library_is_refused_naming_the_field(library_recommender, re
     assert refused.value.field == field
 
 
+def test_a_readers_answer_does_not_depend_on_the_readers_asking_with_it(library_recommender):
+    reader = {"library": ["b0", "b2"], "library_ratings": [0, 8]}
+    alone = ask(library_recommender, reader)
+    crowd = library_recommender.recommend(  # past one batch of ranked readers
+        pd.DataFrame([{**PROFILE, "library": ["b3"]}] * 70 + [{**PROFILE, **reader}]),
+        check_limits=False)
+    mine = crowd[crowd["reader"] == 70].assign(reader=0).reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, alone)
+
+
 def test_rank_is_the_served_answer_and_the_recommender_pickles(library_recommender):
     answer = ask(library_recommender, {"library": ["b0", "b2"], "library_ratings": [0, 8]})
     row, _ = library_row(library_recommender.catalogue, ["b0", "b2"], [0, 8])

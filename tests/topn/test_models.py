@@ -143,6 +143,14 @@ def test_als_folds_a_new_reader_in_by_the_exact_least_squares_solve():
         np.testing.assert_allclose(model.scores(libraries[reader]), [items @ factors], atol=1e-5)
 
 
+def test_a_readers_als_scores_do_not_depend_on_the_readers_scored_with_it():
+    model = ALS(factors=32, iterations=2, random_state=1).fit(random_interactions(300, 2000, seed=4))
+    libraries = random_interactions(21, 2000, seed=5)
+    together = model.scores(libraries)
+    for reader in (0, 9, 20):
+        np.testing.assert_array_equal(model.scores(libraries[reader]), together[reader:reader + 1])
+
+
 def test_als_gives_the_same_factors_for_the_same_seed_whatever_the_threads():
     train = random_interactions(200, 50, seed=8)
     first = ALS(factors=6, iterations=3, random_state=3, num_threads=1).fit(train).item_factors
