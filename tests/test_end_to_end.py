@@ -63,8 +63,8 @@ def test_what_the_changed_seed_does_not_reach_is_identical(two_runs):
     first_outputs, second_outputs = outputs(first), outputs(second)
     assert first_outputs.keys() == second_outputs.keys()
     assert any("metrics" in name for name in first_outputs)
-    shared = [name for name in first_outputs  # histories hold wall-clock seconds
-              if f"{RESEEDED}/" not in name
+    shared = [name for name in first_outputs  # histories and grids hold wall-clock seconds
+              if f"{RESEEDED}/" not in name and not name.endswith("tuning.csv")
               and "training_history" not in name and "training_summary" not in name]
     assert any(name.startswith("07_model_output/finalmlp/") for name in shared)
     differing = [name for name in shared
@@ -73,6 +73,7 @@ def test_what_the_changed_seed_does_not_reach_is_identical(two_runs):
     for name in differing:  # they compare every model, the reseeded one too
         pd.testing.assert_frame_equal(reseeded_rows_dropped(first_outputs[name]),
                                       reseeded_rows_dropped(second_outputs[name]))
+    assert "07_model_output/library/recommender/top_n_test.parquet" in shared
     for model in ("finalmlp", "dualmlp"):
         assert f"07_model_output/{model}/scores_test.parquet" in shared
         weights1, weights2 = weights(first, model), weights(second, model)
