@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from book_recs.numerics import child_environment
+
 PROJECT_PATH = Path(__file__).resolve().parents[1]
 SETTINGS = {"strict": ("strict", []), "fast": ("fast", []),
             "fast, fp32": ("fast", ["--set", "training.precision=fp32"])}
@@ -33,7 +35,7 @@ SETTINGS = {"strict": ("strict", []), "fast": ("fast", []),
 def run(arguments: list[str], mode: str) -> str:
     result = subprocess.run([sys.executable, *arguments], cwd=PROJECT_PATH, text=True,
                             capture_output=True, check=True,
-                            env={**os.environ, "BOOK_RECS_NUMERICS": mode})
+                            env=child_environment(mode))
     return result.stdout
 
 

@@ -21,8 +21,10 @@ import pytest
 from book_recs.numerics import (
     STRICT_ENVIRONMENT,
     Numerics,
+    child_environment,
     describe,
     kernel_key,
+    native_bf16,
     numerics_from_environment,
     resolve_precision,
 )
@@ -32,9 +34,11 @@ PROJECT_PATH = Path(__file__).resolve().parents[1]
 
 
 def probe(mode: str, capped: bool) -> dict:
-    environment = {**os.environ, "BOOK_RECS_NUMERICS": mode, **(AVX2_CAPS if capped else {})}
-    if not capped:
-        for name in (*AVX2_CAPS, *STRICT_ENVIRONMENT):
+    environment = child_environment(mode)
+    if capped:
+        environment.update(AVX2_CAPS)
+    else:
+        for name in AVX2_CAPS:
             environment.pop(name, None)
     result = subprocess.run([sys.executable, "-m", "tests.numerics_probe"], cwd=PROJECT_PATH,
                             env=environment, capture_output=True, text=True, timeout=300,
@@ -96,3 +100,21 @@ def test_the_kernel_key_tells_strict_from_fast(monkeypatch):
     assert kernel_key("cpu", Numerics("strict", 2)) == "cpu-strict-avx2"
     assert kernel_key("cpu", Numerics("fast")) == "cpu-fast-avx512"
     assert kernel_key("cuda", Numerics("fast")) == "cuda"
+
+
+def test_bf16_is_not_native_where_onednn_is_held_below_it(monkeypatch):
+    # A fast child of a strict process inherited oneDNN at AVX2: bf16 there ran 25x slower than fp32.
+    monkeypatch.setattr("torch.cpu._is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert not native_bf16("cpu")
+    assert resolve_precision("auto", "cpu", Numerics("fast")) == "fp32"
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    assert native_bf16("cpu")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    assert native_bf16("cpu")
+
+
+def test_a_fast_child_of_a_strict_process_gets_the_machines_kernels():
+    environment = child_environment("fast", {**STRICT_ENVIRONMENT, "OPENBLAS_NUM_THREADS": "2",
+                                             "PATH": "/bin"})
+    assert environment == {"PATH": "/bin", "BOOK_RECS_NUMERICS": "fast"}

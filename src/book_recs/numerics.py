@@ -110,6 +110,20 @@ def pin_numerics() -> Numerics:
     return numerics
 
 
+def child_environment(mode: str, environment: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process to run under ``mode``: this one's, without the
+    variables ``strict`` pinned here (a ``fast`` child of a strict process would otherwise
+    inherit its AVX2 kernels and thread count).
+
+    >>> child_environment("fast", {"MKL_CBWR": "AVX2,STRICT", "OPENBLAS_NUM_THREADS": "2", "HOME": "/h"})
+    {'HOME': '/h', 'BOOK_RECS_NUMERICS': 'fast'}
+    """
+    environment = os.environ if environment is None else environment
+    pinned = (*STRICT_ENVIRONMENT, "OPENBLAS_NUM_THREADS")
+    return {**{name: value for name, value in environment.items() if name not in pinned},
+            MODE_VARIABLE: mode}
+
+
 def current_numerics() -> Numerics:
     """The numerics of this process (as ``pin_numerics`` set them)."""
     return numerics_from_environment()
@@ -144,13 +158,17 @@ def kernel_key(device_type: str, numerics: Numerics | None = None) -> str:
 
 def native_bf16(device_type: str) -> bool:
     """Whether ``device_type`` (``cpu`` or ``cuda``) computes bf16 matmuls in hardware: a GPU
-    that torch says supports bf16, a CPU with AVX512_BF16 or AMX tiles. Elsewhere torch
-    emulates bf16, several times slower than fp32."""
+    that torch says supports bf16, a CPU with AVX512_BF16 or AMX tiles whose oneDNN is not held
+    below them (``ONEDNN_MAX_CPU_ISA``, as strict holds it at AVX2). Elsewhere torch emulates
+    bf16: on this project's paper config 25 times slower than fp32."""
     import torch
 
     if device_type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper()
+    onednn_bf16 = isa == "ALL" or isa.startswith(("AVX512_CORE_BF16", "AVX512_CORE_AMX", "AVX10"))
+    return onednn_bf16 and (torch.cpu._is_avx512_bf16_supported()
+                            or torch.cpu._is_amx_tile_supported())
 
 
 def resolve_precision(precision: str, device_type: str,
