@@ -129,11 +129,18 @@ def library_row(catalogue: Catalogue, isbns: Sequence[str], ratings: Sequence[in
     >>> row.toarray().tolist(), unknown
     ([[0.0, 2.0]], ['z'])
     """
-    frame = pd.DataFrame({USER_COLUMN: 0, BOOK_COLUMN: pd.Series(list(isbns), dtype=object),
-                          RATING_COLUMN: 0 if ratings is None else list(ratings)})
-    columns = catalogue.columns_of(frame[BOOK_COLUMN])
-    unknown = frame.loc[columns < 0, BOOK_COLUMN].tolist()
-    return reader_matrix(frame, catalogue, np.array([0]), liked_above).matrix, unknown
+    isbns = np.asarray(list(isbns), dtype=object)
+    columns = catalogue.columns_of(isbns)
+    known = columns >= 0
+    values = interaction_values(np.zeros(len(isbns)) if ratings is None else np.asarray(ratings),
+                                liked_above)[known]
+    # As ``reader_matrix`` (a book held twice counts once, as a like if either is), without its
+    # table: a served request builds one row per reader.
+    books, places = np.unique(columns[known], return_inverse=True)
+    best = np.zeros(len(books), dtype=np.float32)
+    np.maximum.at(best, places, values)
+    row = sparse.csr_matrix((best, books, [0, len(books)]), shape=(1, len(catalogue)))
+    return row, isbns[~known].tolist()
 
 
 def weigh(interactions: sparse.csr_matrix, liked_weight: float) -> sparse.csr_matrix:
