@@ -155,34 +155,41 @@ def load_average() -> str:
     return f"load average {os.getloadavg()[0]:.1f}"
 
 
-def load_clients(url: str, bodies: list[dict], clients: int) -> tuple[list[float], float]:
-    """Send ``bodies`` from ``clients`` threads, each its share one after the other: every
-    request's latency and the wall time of all."""
-    def client(share: list[dict]) -> list[float]:
-        latencies = []
+def load_clients(url: str, bodies: list[dict],
+                 clients: int) -> tuple[list[float], float, int]:
+    """Send ``bodies`` from ``clients`` threads, each its share one after the other: the
+    latency of every request answered 200, the wall time of all, and how many were shed (503:
+    a worker already held ``UVICORN_LIMIT_CONCURRENCY`` connections)."""
+    def client(share: list[dict]) -> tuple[list[float], int]:
+        latencies, shed = [], 0
         for body in share:
             start = time.perf_counter()
             status, answer = post(url, body)
-            latencies.append(time.perf_counter() - start)
+            if status == 503:
+                shed += 1
+                continue
             if status != 200:
                 raise RuntimeError(f"HTTP {status}: {answer}")
-        return latencies
+            latencies.append(time.perf_counter() - start)
+        return latencies, shed
 
     shares = [bodies[i::clients] for i in range(clients)]
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        latencies = [t for share in pool.map(client, shares) for t in share]
-    return latencies, time.perf_counter() - start
+        results = list(pool.map(client, shares))
+    return ([t for latencies, _ in results for t in latencies], time.perf_counter() - start,
+            sum(shed for _, shed in results))
 
 
 def measure_load(served: ServedModel, bodies: list[dict], client_counts: list[int]) -> None:
-    """Latency, throughput and the server's CPU time per request at each client count."""
+    """Latency, throughput and the server's CPU time per answered request at each client count."""
     for clients in client_counts:
         before, cpu = load_average(), tree_cpu_seconds(served.pid)
-        latencies, seconds = load_clients(served.url, bodies, clients)
-        cpu_ms = (tree_cpu_seconds(served.pid) - cpu) / len(bodies) * 1e3
+        latencies, seconds, shed = load_clients(served.url, bodies, clients)
+        cpu_ms = (tree_cpu_seconds(served.pid) - cpu) / len(latencies) * 1e3
         print(f"  {clients:>2} client(s): {summary(latencies, seconds)}   server CPU "
-              f"{cpu_ms:.1f} ms/request   ({before} -> {os.getloadavg()[0]:.1f})")
+              f"{cpu_ms:.1f} ms/request   shed (503) {shed}   ({before} -> "
+              f"{os.getloadavg()[0]:.1f})")
 
 
 def largest_request(limits: dict[str, int], libraries: list[dict]) -> dict:
