@@ -279,7 +279,7 @@ class ALS:
         reader's scores must not depend on how many others are scored with it (the served
         model scores one, the evaluation many) nor on the threads. Four readers on one thread
         give the bits that eight on two gave (checked on every full-data test reader), and a
-        served reader costs half the product (12 ms for 212,830 books)."""
+        served reader costs half the product."""
         factors = self.reader_factors(libraries)
         blocks = -(-len(factors) // FACTOR_BLOCK)
         padded = np.zeros((blocks * FACTOR_BLOCK, factors.shape[1]), dtype=factors.dtype)
