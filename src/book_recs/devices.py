@@ -76,7 +76,8 @@ def _blas() -> ThreadpoolController:
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """numpy's and scipy's BLAS compute with one thread inside the block: for a served model,
-    whose workers give the parallelism. With two workers on two cores, OpenBLAS's threads
-    spinning after each product doubled a served library request's CPU time (117 ms, not 57)."""
+    whose workers give the parallelism (with two workers on two cores, OpenBLAS's threads
+    spinning after each product doubled a served library request's CPU time: 117 ms, not 57),
+    and wherever a product's bits must not depend on the thread count."""
     with _blas().limit(limits=1, user_api="blas"):
         yield

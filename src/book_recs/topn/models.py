@@ -25,7 +25,8 @@ from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, TFID
 from implicit.utils import ParameterWarning
 from scipy import sparse
 from scipy.linalg import lapack
-from threadpoolctl import threadpool_limits
+
+from book_recs.devices import one_blas_thread
 
 from .interactions import LIKED, weigh
 
@@ -253,7 +254,7 @@ class ALS:
 
     def fit(self, interactions: sparse.csr_matrix) -> Self:
         # implicit runs its own threads: BLAS threads on top of them oversubscribe the cores.
-        with threadpool_limits(1, "blas"):
+        with one_blas_thread():
             self.model = AlternatingLeastSquares(
                 factors=self.factors, regularization=self.regularization, alpha=self.alpha,
                 iterations=self.iterations, random_state=self.random_state,
@@ -285,7 +286,7 @@ class ALS:
         padded = np.zeros((blocks * FACTOR_BLOCK, factors.shape[1]), dtype=factors.dtype)
         padded[:len(factors)] = factors
         book_factors = self.item_factors.T
-        with threadpool_limits(1, "blas"):
+        with one_blas_thread():
             return np.concatenate([
                 padded[start:start + FACTOR_BLOCK] @ book_factors
                 for start in range(0, len(padded), FACTOR_BLOCK)])[:len(factors)]
