@@ -61,6 +61,30 @@ def differences(metrics: dict, replicates: dict, evaluation: dict) -> pd.DataFra
     return table[(table["split"] == "test") & table["metric"].isin(METRICS)]
 
 
+def article_differences(catalog, params: dict, seeds: list[int]) -> list[pd.DataFrame]:
+    """FinalMLP minus each model on test, for the run's own FinalMLP and DualMLP and both
+    retrained with each of ``seeds``."""
+    metrics = {model: catalog.load(f"{model}.metrics") for model in MODEL_NAMES}
+    replicates = {model: catalog.load(f"{model}.bootstrap_replicates") for model in MODEL_NAMES}
+    evaluation = params["evaluation"]
+    rows = [differences(metrics, replicates, evaluation).assign(
+        seed=params[REFERENCE_MODEL]["training"]["seed"])]
+    inputs = {split: catalog.load(f"model_input_{split}@pandas") for split in ("valid", "test")}
+    for seed in seeds:
+        for model in RETRAINED:
+            training = {**params[model]["training"], "seed": seed}
+            trained, _ = train_model(catalog.load("model_input_train@batches"), inputs["valid"],
+                                     catalog.load("feature_specs"), params[model]["model"],
+                                     training)
+            metrics[model], replicates[model], _ = evaluate_model(
+                score_model(trained, inputs["valid"], training),
+                score_model(trained, inputs["test"], training), evaluation)
+        rows.append(differences(metrics, replicates, evaluation).assign(seed=seed))
+        print(rows[-1][["model_b", "metric", "difference", "ci_low", "ci_high", "verdict",
+                        "borderline", "seed"]].to_string(index=False), flush=True)
+    return rows
+
+
 def library_differences(catalog, params: dict, seeds: list[int]) -> list[pd.DataFrame]:
     """The recommender minus each anchor on test (the library protocol), for the run's own
     re-ranker and one retrained with each of ``seeds``."""
@@ -122,30 +146,6 @@ def main() -> None:
     print(spread.round(5).to_string())
     print("\nlargest interval-end spread per metric:")
     print(spread[["ci_low", "ci_high"]].max(axis=1).groupby("metric").max().round(5).to_string())
-
-
-def article_differences(catalog, params: dict, seeds: list[int]) -> list[pd.DataFrame]:
-    """FinalMLP minus each model on test, for the run's own FinalMLP and DualMLP and both
-    retrained with each of ``seeds``."""
-    metrics = {model: catalog.load(f"{model}.metrics") for model in MODEL_NAMES}
-    replicates = {model: catalog.load(f"{model}.bootstrap_replicates") for model in MODEL_NAMES}
-    evaluation = params["evaluation"]
-    rows = [differences(metrics, replicates, evaluation).assign(
-        seed=params[REFERENCE_MODEL]["training"]["seed"])]
-    inputs = {split: catalog.load(f"model_input_{split}@pandas") for split in ("valid", "test")}
-    for seed in seeds:
-        for model in RETRAINED:
-            training = {**params[model]["training"], "seed": seed}
-            trained, _ = train_model(catalog.load("model_input_train@batches"), inputs["valid"],
-                                     catalog.load("feature_specs"), params[model]["model"],
-                                     training)
-            metrics[model], replicates[model], _ = evaluate_model(
-                score_model(trained, inputs["valid"], training),
-                score_model(trained, inputs["test"], training), evaluation)
-        rows.append(differences(metrics, replicates, evaluation).assign(seed=seed))
-        print(rows[-1][["model_b", "metric", "difference", "ci_low", "ci_high", "verdict",
-                        "borderline", "seed"]].to_string(index=False), flush=True)
-    return rows
 
 
 if __name__ == "__main__":

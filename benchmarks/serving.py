@@ -99,7 +99,7 @@ def requests(count: int, top_n: int, libraries: list[dict] | None = None) -> lis
             for i in range(count)]
 
 
-def test_libraries(env: str, count: int = 200) -> list[dict]:
+def libraries_of_test_readers(env: str, count: int = 200) -> list[dict]:
     """The libraries (``library``, ``library_ratings``) of the first ``count`` test readers of
     the environment's library protocol (in ``User-ID`` order)."""
     sys.path.insert(0, str(PROJECT_PATH / "benchmarks"))
@@ -442,7 +442,7 @@ def main() -> None:
 
     uri = args.model_uri or model_uri(newest_version(args.tracking_uri, args.env))
     limits = version_parameters(args.tracking_uri, uri)
-    libraries = test_libraries(args.env)
+    libraries = libraries_of_test_readers(args.env)
     bodies = requests(args.requests, args.top_n)
     library_bodies = requests(args.requests, args.top_n, libraries)
     warmup = requests(args.warmup * args.workers, args.top_n, libraries)

@@ -75,9 +75,9 @@ def _blas() -> ThreadpoolController:
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """numpy's and scipy's BLAS compute with one thread inside the block: for a served model,
-    whose workers give the parallelism (with two workers on two cores, OpenBLAS's threads
-    spinning after each product doubled a served library request's CPU time: 117 ms, not 57),
-    and wherever a product's bits must not depend on the thread count."""
+    """numpy's and scipy's BLAS compute with one thread inside the block: where a product's bits
+    must not depend on the thread count, and where other threads give the parallelism (a served
+    model's workers: OpenBLAS's threads spinning after each product doubled a served library
+    request's CPU time, 117 ms instead of 57)."""
     with _blas().limit(limits=1, user_api="blas"):
         yield

@@ -33,7 +33,7 @@ import torch
 from scipy import sparse
 
 from book_recs.columns import BOOK_COLUMN
-from book_recs.devices import one_blas_thread, one_torch_thread
+from book_recs.devices import one_torch_thread
 from book_recs.features.library import PairFeatures
 from book_recs.models.inference import predict_logits
 from book_recs.serving.recommender import (
@@ -230,8 +230,7 @@ class LibraryRecommender:
             **{"row_order": np.arange(len(profile), dtype=np.int64)}))
         excluded = sparse.vstack([library_row(self.catalogue, isbns)[0] for isbns in exclusions],
                                  format="csr")
-        with one_blas_thread():  # the server's workers run in parallel
-            columns, probabilities = self.rank(users, libraries, max(top_n), excluded)
+        columns, probabilities = self.rank(users, libraries, max(top_n), excluded)
         frames = []
         for index, (reader_columns, reader_probabilities) in enumerate(
                 zip(columns, probabilities, strict=True)):

@@ -108,12 +108,8 @@ def reader_matrix(interactions: pd.DataFrame, catalogue: Catalogue,
         raise ValueError("interactions hold readers missing from `readers`")
     columns = catalogue.columns_of(interactions[BOOK_COLUMN].to_numpy())
     known = columns >= 0
-    cells = pd.DataFrame({"row": rows[known], "column": columns[known], "value": interaction_values(
-        interactions[RATING_COLUMN].to_numpy()[known], liked_above)})
-    cells = cells.groupby(["row", "column"], sort=False)["value"].max().reset_index()
-    matrix = sparse.csr_matrix(
-        (cells["value"].to_numpy(np.float32), (cells["row"].to_numpy(), cells["column"].to_numpy())),
-        shape=(len(reader_index), len(catalogue)), dtype=np.float32)
+    values = interaction_values(interactions[RATING_COLUMN].to_numpy()[known], liked_above)
+    matrix = _held_matrix(rows[known], columns[known], values, (len(reader_index), len(catalogue)))
     return ReaderMatrix(matrix, np.asarray(readers), int((~known).sum()))
 
 
@@ -134,13 +130,20 @@ def library_row(catalogue: Catalogue, isbns: Sequence[str], ratings: Sequence[in
     known = columns >= 0
     values = interaction_values(np.zeros(len(isbns)) if ratings is None else np.asarray(ratings),
                                 liked_above)[known]
-    # As ``reader_matrix`` (a book held twice counts once, as a like if either is), without its
-    # table: a served request builds one row per reader.
-    books, places = np.unique(columns[known], return_inverse=True)
-    best = np.zeros(len(books), dtype=np.float32)
-    np.maximum.at(best, places, values)
-    row = sparse.csr_matrix((best, books, [0, len(books)]), shape=(1, len(catalogue)))
+    row = _held_matrix(np.zeros(known.sum(), dtype=np.int64), columns[known], values,
+                       (1, len(catalogue)))
     return row, isbns[~known].tolist()
+
+
+def _held_matrix(rows: np.ndarray, columns: np.ndarray, values: np.ndarray,
+                 shape: tuple[int, int]) -> sparse.csr_matrix:
+    """The (row, column) cells of ``values`` as a float32 matrix; a cell given twice keeps its
+    largest value (a book held twice counts once, as a like if either row is)."""
+    cells, places = np.unique(rows.astype(np.int64) * shape[1] + columns, return_inverse=True)
+    best = np.zeros(len(cells), dtype=np.float32)
+    np.maximum.at(best, places, values)
+    return sparse.csr_matrix((best, (cells // shape[1], cells % shape[1])), shape=shape,
+                             dtype=np.float32)
 
 
 def weigh(interactions: sparse.csr_matrix, liked_weight: float) -> sparse.csr_matrix:

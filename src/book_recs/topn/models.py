@@ -280,13 +280,14 @@ class ALS:
         reader's scores must not depend on how many others are scored with it (the served
         model scores one, the evaluation many) nor on the threads. Four readers on one thread
         give the bits that eight on two gave (checked on every full-data test reader), and a
-        served reader costs half the product."""
-        factors = self.reader_factors(libraries)
-        blocks = -(-len(factors) // FACTOR_BLOCK)
-        padded = np.zeros((blocks * FACTOR_BLOCK, factors.shape[1]), dtype=factors.dtype)
-        padded[:len(factors)] = factors
-        book_factors = self.item_factors.T
+        served reader costs half the product. One thread also keeps OpenBLAS's spinning threads
+        out of a served model's workers (they doubled a library request's CPU time)."""
         with one_blas_thread():
+            factors = self.reader_factors(libraries)
+            blocks = -(-len(factors) // FACTOR_BLOCK)
+            padded = np.zeros((blocks * FACTOR_BLOCK, factors.shape[1]), dtype=factors.dtype)
+            padded[:len(factors)] = factors
+            book_factors = self.item_factors.T
             return np.concatenate([
                 padded[start:start + FACTOR_BLOCK] @ book_factors
                 for start in range(0, len(padded), FACTOR_BLOCK)])[:len(factors)]
