@@ -152,6 +152,33 @@ class PairFeatures:
                for kind, names in (("categorical", categorical), ("sequence", [LIBRARY_FIELD]))
                for name in names])
 
+    def _reader_side(self, users: pd.DataFrame,
+                     libraries: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """R readers' numeric (R, user numeric + 1) and categorical columns and their library
+        sequences (R, L)."""
+        sizes = np.diff(libraries.indptr).astype(np.float32)
+        library_size = np.minimum(np.log1p(sizes) / np.log1p(max(self.largest_library, 1)), 1.0)
+        numeric = np.concatenate([users[list(self.user_numeric)].to_numpy(np.float32),
+                                  library_size[:, None]], axis=1)
+        return (numeric, users[list(self.user_categorical)].to_numpy(np.int64),
+                library_sequences(libraries, self.book_ids, self.max_library))
+
+    def _candidate_side(self, columns: np.ndarray, described: np.ndarray,
+                        item_numeric: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """N candidates' numeric and categorical columns."""
+        numeric = np.concatenate([
+            self.item_numeric[columns] if item_numeric is None else item_numeric, described],
+            axis=1)
+        return numeric, np.concatenate([self.item_categorical[columns],
+                                        self.book_ids[columns][:, None]], axis=1)
+
+    @staticmethod
+    def _as_tensors(numeric: np.ndarray, categorical: np.ndarray,
+                    sequences: np.ndarray) -> dict[str, Tensor]:
+        return {"numeric": torch.from_numpy(np.ascontiguousarray(numeric, dtype=np.float32)),
+                "categorical": torch.from_numpy(np.ascontiguousarray(categorical)),
+                LIBRARY_FIELD: torch.from_numpy(np.ascontiguousarray(sequences))}
+
     def tensors(self, users: pd.DataFrame, libraries: sparse.csr_matrix, readers: np.ndarray,
                 columns: np.ndarray, described: np.ndarray,
                 item_numeric: np.ndarray | None = None) -> dict[str, Tensor]:
@@ -166,17 +193,26 @@ class PairFeatures:
             item_numeric: (N, Fn) the rows' numeric item side, when it is not the catalogue's
                 (out-of-fold statistics of train readers); default: ``item_numeric[columns]``.
         """
-        sizes = np.diff(libraries.indptr)[readers].astype(np.float32)
-        library_size = np.minimum(np.log1p(sizes) / np.log1p(max(self.largest_library, 1)), 1.0)
-        numeric = np.concatenate([
-            users[list(self.user_numeric)].to_numpy(np.float32)[readers],
-            library_size[:, None],
-            self.item_numeric[columns] if item_numeric is None else item_numeric,
-            described], axis=1).astype(np.float32)
-        categorical = np.concatenate([
-            users[list(self.user_categorical)].to_numpy(np.int64)[readers],
-            self.item_categorical[columns], self.book_ids[columns][:, None]], axis=1)
-        sequences = library_sequences(libraries, self.book_ids, self.max_library)
-        return {"numeric": torch.from_numpy(np.ascontiguousarray(numeric)),
-                "categorical": torch.from_numpy(np.ascontiguousarray(categorical)),
-                LIBRARY_FIELD: torch.from_numpy(sequences)[torch.from_numpy(readers)]}
+        reader_numeric, reader_categorical, sequences = self._reader_side(users, libraries)
+        numeric, categorical = self._candidate_side(columns, described, item_numeric)
+        return self._as_tensors(
+            np.concatenate([reader_numeric[readers], numeric], axis=1),
+            np.concatenate([reader_categorical[readers], categorical], axis=1), sequences[readers])
+
+    def reader_tensors(self, users: pd.DataFrame, libraries: sparse.csr_matrix) -> dict[str, Tensor]:
+        """One row per reader for ``FinalMLP.pair_logits``: its reader fields, the candidate
+        fields 0 (not read there)."""
+        numeric, categorical, sequences = self._reader_side(users, libraries)
+        width = len(self.item_numeric_names) + len(self.candidate_names)
+        return self._as_tensors(
+            np.pad(numeric, ((0, 0), (0, width))),
+            np.pad(categorical, ((0, 0), (0, len(self.item_categorical_names) + 1))), sequences)
+
+    def candidate_tensors(self, columns: np.ndarray, described: np.ndarray) -> dict[str, Tensor]:
+        """One row per candidate for ``FinalMLP.item_side``: its candidate fields, the reader
+        fields 0 and an empty library (not read there)."""
+        numeric, categorical = self._candidate_side(columns, described)
+        return self._as_tensors(
+            np.pad(numeric, ((0, 0), (len(self.user_numeric) + 1, 0))),
+            np.pad(categorical, ((0, 0), (len(self.user_categorical), 0))),
+            np.full((len(columns), 1), PADDING_ID, dtype=np.int64))

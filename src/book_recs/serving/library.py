@@ -35,7 +35,8 @@ from scipy import sparse
 from book_recs.columns import BOOK_COLUMN
 from book_recs.devices import one_torch_thread
 from book_recs.features.library import PairFeatures
-from book_recs.models.inference import predict_logits
+from book_recs.models.data import to_device
+from book_recs.models.inference import model_device
 from book_recs.serving.recommender import (
     ANSWER_COLUMNS,
     EXCLUDE_FIELD,
@@ -159,12 +160,22 @@ class LibraryRecommender:
                     exclusions: sparse.csr_matrix | None,
                     top_n: int) -> tuple[np.ndarray, np.ndarray]:
         candidates, described = self.stage.candidates(libraries, exclusions)
-        filled = candidates != NOT_RECOMMENDED
-        readers, _ = np.nonzero(filled)
-        tensors = self.features.tensors(users, libraries, readers, candidates[filled],
-                                        described[filled])
+        device = model_device(self.model)
+        readers = to_device(self.features.reader_tensors(users, libraries), device)
         logits = np.full(candidates.shape, -np.inf, dtype=np.float32)
-        logits[filled] = predict_logits(self.model, tensors).numpy()
+        # A reader at a time against its own candidates: the reader's side (its gate, its
+        # library's pooling) once, not once per candidate; and its logits the same bits
+        # whoever else is ranked with it.
+        with torch.inference_mode():
+            for reader, (columns, said) in enumerate(zip(candidates, described, strict=True)):
+                filled = columns != NOT_RECOMMENDED
+                if not filled.any():
+                    continue
+                items = to_device(self.features.candidate_tensors(columns[filled], said[filled]),
+                                  device)
+                one = {name: tensor[reader:reader + 1] for name, tensor in readers.items()}
+                logits[reader, filled] = self.model.pair_logits(
+                    one, self.model.item_side(items))[0].float().cpu().numpy()
         places, best = best_columns(logits, top_n)
         chosen = np.where(places == NOT_RECOMMENDED, NOT_RECOMMENDED,
                           np.take_along_axis(candidates, np.maximum(places, 0), axis=1))
@@ -231,24 +242,28 @@ class LibraryRecommender:
         excluded = sparse.vstack([library_row(self.catalogue, isbns)[0] for isbns in exclusions],
                                  format="csr")
         columns, probabilities = self.rank(users, libraries, max(top_n), excluded)
-        frames = []
-        for index, (reader_columns, reader_probabilities) in enumerate(
-                zip(columns, probabilities, strict=True)):
-            kept = (reader_columns != NOT_RECOMMENDED)[:top_n[index]]
-            picked = reader_columns[:top_n[index]][kept]
-            frame = self.books.iloc[picked].reset_index(drop=True)
-            frame.insert(0, BOOK_COLUMN, self.catalogue.isbns[picked])
-            frame.insert(0, "rank", np.arange(1, len(picked) + 1))
-            frame.insert(0, READER_COLUMN, positions[index])
-            frame["score"] = reader_probabilities[:top_n[index]][kept]
-            # Once per reader, as the cold-start answer's notes.
-            frame[NOTE_COLUMN] = ""
-            frame.loc[:0, NOTE_COLUMN] = _joined(
+        kept = [(reader_columns != NOT_RECOMMENDED)[:n] for reader_columns, n
+                in zip(columns, top_n, strict=True)]
+        picked = np.concatenate([reader_columns[:len(k)][k] for reader_columns, k
+                                 in zip(columns, kept, strict=True)])
+        counts = np.array([k.sum() for k in kept])
+        answer = self.books.iloc[picked].reset_index(drop=True)
+        answer.insert(0, BOOK_COLUMN, self.catalogue.isbns[picked])
+        answer.insert(0, "rank", np.concatenate([np.arange(1, count + 1) for count in counts]))
+        answer.insert(0, READER_COLUMN, np.repeat(positions, counts))
+        answer["score"] = np.concatenate([reader_probabilities[:len(k)][k] for
+                                          reader_probabilities, k
+                                          in zip(probabilities, kept, strict=True)])
+        # Once per reader, on its first row, as the cold-start answer's notes.
+        notes = np.full(len(answer), "", dtype=object)
+        firsts = np.cumsum(counts) - counts
+        for index in np.flatnonzero(counts):
+            notes[firsts[index]] = _joined(
                 _unknown_library_note(unknown[index]),
                 *self.cold._notes(profile.iloc[index], users.iloc[index], exclusions[index],
-                                  len(picked), top_n[index]))
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
+                                  counts[index], top_n[index]))
+        answer[NOTE_COLUMN] = pd.array(notes, dtype="str")
+        return answer
 
 
 def _unknown_library_note(unknown: list[str]) -> str:

@@ -32,7 +32,7 @@ import numpy as np
 from scipy import sparse
 
 from .models import TopNModel
-from .ranking import NOT_RECOMMENDED, best_columns, exclude_library
+from .ranking import NOT_RECOMMENDED, best_outside
 
 READERS_PER_BATCH = 64
 """Readers scored at once: bounds A x (readers x C) scores in memory."""
@@ -108,18 +108,14 @@ class CandidateStage:
 
     def _batch(self, libraries: sparse.csr_matrix,
                exclusions: sparse.csr_matrix | None) -> tuple[np.ndarray, np.ndarray]:
-        scores = self.anchors[self.generator].scores(libraries)
-        exclude_library(scores, libraries)
-        if exclusions is not None:
-            exclude_library(scores, exclusions)
-        columns, _ = best_columns(scores, self.k)
+        columns, best = best_outside(self.anchors[self.generator], libraries, self.k, exclusions)
         filled = columns != NOT_RECOMMENDED
         safe = np.where(filled, columns, 0)
         rank = np.log(np.arange(1, self.k + 1)) / np.log(max(self.k, 2))
         described = [np.broadcast_to(rank, columns.shape)]
         for name, model in self.anchors.items():
-            anchor_scores = scores if name == self.generator else model.scores(libraries)
-            chosen = np.take_along_axis(anchor_scores, safe, axis=1).astype(np.float64)
+            chosen = (best if name == self.generator else
+                      np.take_along_axis(model.scores(libraries), safe, axis=1)).astype(np.float64)
             described.append(standardised(np.where(filled, chosen, np.nan)))
         features = np.nan_to_num(np.stack(described, axis=-1), nan=0.0).astype(np.float32)
         features[~filled] = 0.0

@@ -6,6 +6,8 @@ ranking depends only on the scores, never on the batch or on the sort's internal
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -13,7 +15,9 @@ from scipy import sparse
 from book_recs.columns import BOOK_COLUMN, USER_COLUMN
 
 from .interactions import Catalogue
-from .models import TopNModel
+
+if TYPE_CHECKING:
+    from .models import TopNModel
 
 BATCH_CELLS = 1 << 23
 """Scores held at once by default (readers per batch x C): 8M cells, ~32 MB per float32 copy;
@@ -87,12 +91,23 @@ def top_n(model: TopNModel, libraries: sparse.csr_matrix, n: int,
     columns = np.empty((n_readers, n), dtype=np.int64)
     scores = np.empty((n_readers, n), dtype=np.float32)
     for start in range(0, n_readers, batch_size):
-        batch = libraries[start:start + batch_size]
-        batch_scores = model.scores(batch)
-        exclude_library(batch_scores, batch)
-        columns[start:start + batch_size], scores[start:start + batch_size] = best_columns(
-            batch_scores, n)
+        columns[start:start + batch_size], scores[start:start + batch_size] = best_outside(
+            model, libraries[start:start + batch_size], n)
     return columns, scores
+
+
+def best_outside(model: TopNModel, libraries: sparse.csr_matrix, n: int,
+                 exclusions: sparse.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`best_columns` of the model's scores with each reader's library (and exclusions,
+    any value > 0) at ``-inf``. A model with a ``best`` method of the same contract (ALS) gives
+    the same answer scoring only the books it must."""
+    if hasattr(model, "best"):
+        return model.best(libraries, n, exclusions)
+    scores = model.scores(libraries)
+    exclude_library(scores, libraries)
+    if exclusions is not None:
+        exclude_library(scores, exclusions)
+    return best_columns(scores, n)
 
 
 def recommendation_table(readers: np.ndarray, catalogue: Catalogue, columns: np.ndarray,
