@@ -132,3 +132,25 @@ def test_rank_is_the_served_answer_and_the_recommender_pickles(library_recommend
         again.recommend(pd.DataFrame([{**PROFILE, "library": ["b0", "b2"],
                                        "library_ratings": [0, 8]}])), answer)
     assert isinstance(again.model, torch.nn.Module)
+
+
+def test_a_readers_side_computed_once_gives_the_logits_of_its_pair_rows(library_recommender):
+    features, stage = library_recommender.features, library_recommender.stage
+    seed_everything(1)
+    model = FinalMLP(features.specs, FinalMLPConfig(
+        embedding_dim=4, mlp1_hidden_units=(8,), mlp2_hidden_units=(8,), fs_hidden_units=(8,),
+        num_heads=2)).eval()
+    with torch.no_grad():  # weights far from their tiny initial values: every field counts
+        for parameter in model.parameters():
+            parameter.normal_()
+    row, _ = library_row(library_recommender.catalogue, ["b0", "b2"], [0, 8])
+    users = library_recommender.cold.profile_features(pd.DataFrame([PROFILE]))
+    columns, described = stage.candidates(row)
+    with torch.inference_mode():
+        rows = model(features.tensors(users, row, np.zeros(2, dtype=np.int64), columns[0],
+                                      described[0]))
+        once = model.pair_logits(features.reader_tensors(users, row),
+                                 model.item_side(features.candidate_tensors(columns[0],
+                                                                            described[0])))
+    assert rows.abs().max() > 0.1
+    torch.testing.assert_close(once[0], rows, rtol=1e-5, atol=1e-5)

@@ -1,3 +1,4 @@
+import pickle
 import warnings
 
 import implicit.utils
@@ -9,6 +10,7 @@ from threadpoolctl import threadpool_limits
 
 from book_recs.topn import ALS, EASE, HELD, LIKED, ItemKNN, Popularity, weigh
 from book_recs.topn import models as topn_models
+from book_recs.topn import ranking
 from book_recs.topn.models import gram_matrix
 from tests.topn.matrices import random_interactions
 
@@ -167,3 +169,45 @@ def test_als_fit_runs_without_a_blas_thread_pool(monkeypatch):
         warnings.simplefilter("error", RuntimeWarning)
         ALS(factors=4, iterations=1).fit(random_interactions(20, 10, seed=9))
     assert implicit.utils._checked_blas_config
+
+
+def _als_with_outstanding_books(monkeypatch) -> ALS:
+    """An ALS over 300 books, 16 per product, whose 10 books of longest factors stand out
+    (a reader's best few are among them) and whose books 20-39 are copies of books 40-59 (equal
+    scores: ties to break by column)."""
+    monkeypatch.setattr(topn_models, "BOOKS_PER_PRODUCT", 16)
+    model = ALS(factors=8, iterations=2, random_state=1).fit(random_interactions(100, 300, seed=2))
+    factors = model.item_factors
+    factors[20:40] = factors[40:60]
+    factors[[3, 50, 77, 120, 121, 200, 250, 260, 280, 299]] *= 50.0
+    model._index_books()
+    return model
+
+
+def test_als_best_is_the_best_of_every_score_without_scoring_every_book(monkeypatch):
+    model = _als_with_outstanding_books(monkeypatch)
+    libraries = random_interactions(12, 300, seed=3, density=0.05)
+    exclusions = random_interactions(12, 300, seed=4, density=0.05)
+    products = []
+    product = model._product
+    monkeypatch.setattr(model, "_product", lambda *args: products.append(1) or product(*args))
+    for n in (1, 3, 40, 300):
+        products.clear()
+        columns, best = model.best(libraries, n, exclusions)
+        scored = len(products)
+        scores = model.scores(libraries)
+        ranking.exclude_library(scores, libraries)
+        ranking.exclude_library(scores, exclusions)
+        expected_columns, expected_best = ranking.best_columns(scores, n)
+        np.testing.assert_array_equal(columns, expected_columns)
+        np.testing.assert_array_equal(best, expected_best)
+        if n == 3:  # the three best stand out: the books of short factors are never scored
+            assert scored < len(products) / 2
+
+
+def test_als_books_are_indexed_again_when_a_model_is_unpickled(monkeypatch):
+    model = _als_with_outstanding_books(monkeypatch)
+    libraries = random_interactions(4, 300, seed=5, density=0.05)
+    again = pickle.loads(pickle.dumps(model))
+    assert not any(name.startswith("_") for name in model.__getstate__())
+    np.testing.assert_array_equal(again.best(libraries, 5)[0], model.best(libraries, 5)[0])
