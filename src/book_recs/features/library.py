@@ -158,10 +158,13 @@ class PairFeatures:
         sequences (R, L)."""
         sizes = np.diff(libraries.indptr).astype(np.float32)
         library_size = np.minimum(np.log1p(sizes) / np.log1p(max(self.largest_library, 1)), 1.0)
-        numeric = np.concatenate([users[list(self.user_numeric)].to_numpy(np.float32),
-                                  library_size[:, None]], axis=1)
-        return (numeric, users[list(self.user_categorical)].to_numpy(np.int64),
-                library_sequences(libraries, self.book_ids, self.max_library))
+        # Column by column: selecting a table's columns copies its blocks (0.3 ms a request).
+        numeric = np.column_stack([*(users[name].to_numpy(np.float32)
+                                     for name in self.user_numeric), library_size])
+        categorical = np.empty((len(users), len(self.user_categorical)), dtype=np.int64)
+        for index, name in enumerate(self.user_categorical):
+            categorical[:, index] = users[name].to_numpy(np.int64)
+        return numeric, categorical, library_sequences(libraries, self.book_ids, self.max_library)
 
     def _candidate_side(self, columns: np.ndarray, described: np.ndarray,
                         item_numeric: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

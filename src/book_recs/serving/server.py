@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from book_recs.numerics import THREADS_VARIABLE
+
 LOOPBACK = "127.0.0.1"
 CONCURRENCY = 8
 """uvicorn's ``--limit-concurrency`` per worker (``UVICORN_LIMIT_CONCURRENCY``, which uvicorn reads
@@ -37,6 +39,11 @@ connections answers the next request 503 at once. A worker computes every reques
 also after MLflow's timeout has answered 504 (docs/serving.md, "Limits and timeout"): this bound
 and the request limits keep its in-flight work, 7 of the largest requests at the most (4.4-6.2 s
 each with the `tuned` model on 2 cores), well inside that timeout."""
+WORKER_THREADS = 1
+"""torch's threads in each worker (``BOOK_RECS_THREADS``): the workers are the parallelism, and
+a second thread per worker only spun (5 ms more server CPU per cold-start request, 3 ms per
+library one, with 2 workers on 2 cores). The answers are the same: a served model scores on one
+thread whatever the count (``book_recs.devices``)."""
 
 
 def free_port() -> int:
@@ -168,8 +175,8 @@ def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
                  startup_timeout: float = 300.0, cwd: Path | None = None,
                  env: dict[str, str] | None = None) -> Iterator[ServedModel]:
     """``mlflow models serve -m <model_uri> --env-manager local -h 127.0.0.1 -p <free port>
-    -w <workers>`` with this interpreter's environment and ``UVICORN_LIMIT_CONCURRENCY`` at
-    ``CONCURRENCY``, until the block ends.
+    -w <workers>`` with this interpreter's environment, ``UVICORN_LIMIT_CONCURRENCY`` at
+    ``CONCURRENCY`` and ``BOOK_RECS_THREADS`` at ``WORKER_THREADS``, until the block ends.
 
     Args:
         model_uri: e.g. ``models:/book_recs/1``.
@@ -178,7 +185,7 @@ def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
         workers: uvicorn worker processes.
         startup_timeout: Seconds to wait for ``/ping`` before giving up.
         cwd: The server's working directory.
-        env: Extra environment variables (they may replace ``UVICORN_LIMIT_CONCURRENCY``).
+        env: Extra environment variables (they may replace the two above).
 
     Raises:
         RuntimeError: The server stopped, or did not answer in time (its log's tail says why).
@@ -188,6 +195,7 @@ def served_model(model_uri: str, tracking_uri: str, log: Path, workers: int = 1,
     bin_dir = str(Path(sys.executable).parent)  # the server runs `uvicorn` from PATH
     environment = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri,
                    "KEDRO_DISABLE_TELEMETRY": "1", "UVICORN_LIMIT_CONCURRENCY": str(CONCURRENCY),
+                   THREADS_VARIABLE: str(WORKER_THREADS),
                    "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **(env or {})}
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
                "--env-manager", "local", "-h", LOOPBACK, "-p", str(port), "-w", str(workers)]

@@ -341,18 +341,19 @@ class ALS:
                                                       unwanted.indptr[row + 1]]]] = True
                 reach = np.linalg.norm(reader.astype(np.float64)) * (1 + BOUND_SLACK)
                 places, scores = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+                nth = -np.inf  # the n-th best score so far: a book below it cannot enter
                 for start in range(0, n_books, BOOKS_PER_PRODUCT):
                     stop = min(start + BOOKS_PER_PRODUCT, n_books)
                     product = self._product(reader, start)
                     product[excluded[start:stop]] = -np.inf
-                    places = np.concatenate([places, np.arange(start, stop)])
-                    scores = np.concatenate([scores, product])
-                    if len(scores) <= n:
-                        continue
-                    # Keep every book at or above the n-th best so far (ties included).
-                    nth = np.partition(scores, len(scores) - n)[len(scores) - n]
-                    kept = scores >= nth
-                    places, scores = places[kept], scores[kept]
+                    entering = np.flatnonzero(product >= nth)
+                    places = np.concatenate([places, start + entering])
+                    scores = np.concatenate([scores, product[entering]])
+                    if len(scores) > n:
+                        # Keep every book at or above the n-th best so far (ties included).
+                        nth = np.partition(scores, len(scores) - n)[len(scores) - n]
+                        kept = scores >= nth
+                        places, scores = places[kept], scores[kept]
                     if stop < n_books and nth > reach * self._ordered_lengths[stop]:
                         break
                 # In column order, so that best_columns breaks ties by column as on all scores.
