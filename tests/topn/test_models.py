@@ -8,9 +8,8 @@ from implicit.nearest_neighbours import BM25Recommender, CosineRecommender, TFID
 from scipy import sparse
 from threadpoolctl import threadpool_limits
 
-from book_recs.topn import ALS, EASE, HELD, LIKED, ItemKNN, Popularity, weigh
+from book_recs.topn import ALS, EASE, HELD, LIKED, ItemKNN, Popularity, ranking, weigh
 from book_recs.topn import models as topn_models
-from book_recs.topn import ranking
 from book_recs.topn.models import gram_matrix
 from tests.topn.matrices import random_interactions
 
