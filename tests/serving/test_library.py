@@ -4,6 +4,7 @@ cold-start list, saying so. Its ``rank`` (the batch evaluation's path) gives the
 
 from __future__ import annotations
 
+import gc
 import pickle
 
 import numpy as np
@@ -154,3 +155,13 @@ def test_a_readers_side_computed_once_gives_the_logits_of_its_pair_rows(library_
                                                                             described[0])))
     assert rows.abs().max() > 0.1
     torch.testing.assert_close(once[0], rows, rtol=1e-5, atol=1e-5)
+
+
+def test_an_unpickled_recommender_is_left_out_of_garbage_collections(library_recommender):
+    gc.unfreeze()
+    try:
+        again = pickle.loads(pickle.dumps(library_recommender))
+        assert gc.get_freeze_count() > 0
+        assert not any(tracked is again.books for tracked in gc.get_objects())
+    finally:
+        gc.unfreeze()
