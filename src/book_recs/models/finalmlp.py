@@ -142,6 +142,14 @@ class FinalMLP(nn.Module):
                                      bilinear=config.fusion == "bilinear")
         self.calibration = LogitCalibration()
         self._init_linear_layers()
+        # What pair scoring reads on every call (a served library request makes one per reader):
+        # which fields are the user's (F,), and the side a gate's context strays from, if any.
+        self._user_fields = torch.tensor([spec.context == "user" for spec in self.input_specs])
+        sides = {spec.name: spec.context for spec in self.input_specs}
+        self._mixed_gate = next(
+            (side for gate, side in zip(self.gates or (), ("user", "item"))
+             if gate.context_embedding is not None
+             and any(sides[name] != side for name in gate.context_embedding.field_names)), None)
 
     def _gate(self, side: str, patterns: Sequence[str] | None) -> FeatureGating:
         """The gate of one stream, with its own embedding of its context fields. Patterns are
@@ -189,12 +197,8 @@ class FinalMLP(nn.Module):
         Raises:
             ValueError: A gate's context mixes the two sides (it could not be computed per side).
         """
-        if self.gates is not None:
-            sides = {spec.name: spec.context for spec in self.input_specs}
-            for gate, side in zip(self.gates, ("user", "item"), strict=True):
-                context = gate.context_embedding.field_names if gate.context_embedding else []
-                if any(sides[name] != side for name in context):
-                    raise ValueError(f"the {side} gate's context reads fields of the other side")
+        if self._mixed_gate is not None:
+            raise ValueError(f"the {self._mixed_gate} gate's context reads fields of the other side")
         embeddings = self.embedding(items)
         cached = {"embeddings": embeddings}
         if self.gates is not None:
@@ -215,9 +219,9 @@ class FinalMLP(nn.Module):
         >>> model.pair_logits(users, model.item_side(items)).shape
         torch.Size([2, 5])
         """
-        user_fields = torch.tensor([spec.context == "user" for spec in self.input_specs])
         user_embeddings = self.embedding(users)                       # (R, F, D)
         item_embeddings = item_side["embeddings"]                     # (K, F, D)
+        user_fields = self._user_fields.to(user_embeddings.device)   # on a GPU too
         rows = torch.where(user_fields[:, None], user_embeddings[:, None],
                            item_embeddings[None])                     # (R, K, F, D)
         flat = rows.flatten(2)                                        # (R, K, F·D)

@@ -331,36 +331,40 @@ class ALS:
         """
         factors = self.reader_factors(libraries)
         unwanted = libraries if exclusions is None else libraries + exclusions
-        n_books = len(self._ordered_factors)
         columns = np.empty((len(factors), n), dtype=np.int64)
         best = np.empty((len(factors), n), dtype=np.float32)
         with one_blas_thread():
             for row, reader in enumerate(factors):
-                excluded = np.zeros(n_books, dtype=bool)
-                excluded[self._place[unwanted.indices[unwanted.indptr[row]:
-                                                      unwanted.indptr[row + 1]]]] = True
-                reach = np.linalg.norm(reader.astype(np.float64)) * (1 + BOUND_SLACK)
-                places, scores = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-                nth = -np.inf  # the n-th best score so far: a book below it cannot enter
-                for start in range(0, n_books, BOOKS_PER_PRODUCT):
-                    stop = min(start + BOOKS_PER_PRODUCT, n_books)
-                    product = self._product(reader, start)
-                    product[excluded[start:stop]] = -np.inf
-                    entering = np.flatnonzero(product >= nth)
-                    places = np.concatenate([places, start + entering])
-                    scores = np.concatenate([scores, product[entering]])
-                    if len(scores) > n:
-                        # Keep every book at or above the n-th best so far (ties included).
-                        nth = np.partition(scores, len(scores) - n)[len(scores) - n]
-                        kept = scores >= nth
-                        places, scores = places[kept], scores[kept]
-                    if stop < n_books and nth > reach * self._ordered_lengths[stop]:
-                        break
-                # In column order, so that best_columns breaks ties by column as on all scores.
-                candidates = self._longest_first[places]
-                order = np.argsort(candidates)
-                candidates = candidates[order]
-                chosen, best[row] = best_columns(scores[order][None], n)
-                columns[row] = np.where(chosen[0] == NOT_RECOMMENDED, NOT_RECOMMENDED,
-                                        candidates[np.maximum(chosen[0], 0)])
+                held = unwanted.indices[unwanted.indptr[row]:unwanted.indptr[row + 1]]
+                columns[row], best[row] = self._reader_best(reader, held, n)
         return columns, best
+
+    def _reader_best(self, reader: np.ndarray, unwanted: np.ndarray,
+                     n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``best`` of one reader (factors F) who must not get the columns ``unwanted``."""
+        n_books = len(self._ordered_factors)
+        excluded = np.zeros(n_books, dtype=bool)
+        excluded[self._place[unwanted]] = True
+        reach = np.linalg.norm(reader.astype(np.float64)) * (1 + BOUND_SLACK)
+        places, scores = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        nth = -np.inf  # the n-th best score so far: a book below it cannot enter
+        for start in range(0, n_books, BOOKS_PER_PRODUCT):
+            stop = min(start + BOOKS_PER_PRODUCT, n_books)
+            product = self._product(reader, start)
+            product[excluded[start:stop]] = -np.inf
+            entering = np.flatnonzero(product >= nth)
+            places = np.concatenate([places, start + entering])
+            scores = np.concatenate([scores, product[entering]])
+            if len(scores) > n:
+                # Keep every book at or above the n-th best so far (ties included).
+                nth = np.partition(scores, len(scores) - n)[len(scores) - n]
+                kept = scores >= nth
+                places, scores = places[kept], scores[kept]
+            if stop < n_books and nth > reach * self._ordered_lengths[stop]:
+                break
+        # In column order, so that best_columns breaks ties by column as on all scores.
+        candidates = self._longest_first[places]
+        order = np.argsort(candidates)
+        chosen, best = best_columns(scores[order][None], n)
+        return (np.where(chosen[0] == NOT_RECOMMENDED, NOT_RECOMMENDED,
+                         candidates[order][np.maximum(chosen[0], 0)]), best[0])
