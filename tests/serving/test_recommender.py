@@ -4,6 +4,7 @@ and that its scores are the model's scores of the feature stage's own model inpu
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 
 import ibis
@@ -172,6 +173,29 @@ def test_scores_are_the_models_scores_of_the_feature_stages_model_input(fitted, 
     compared = answer.merge(expected, on=["reader", "ISBN"])
     assert len(compared) == len(answer) == 15
     np.testing.assert_allclose(compared["score"], compared["expected"], rtol=1e-6)
+
+
+def test_the_user_side_is_the_feature_stages_to_the_bit(fitted, books, specs):
+    """``user_features`` (a lookup tabulated once, and the fitted constants in numpy) gives what
+    ``FittedFeatures.build(side="user")`` gives: every vocabulary token, missing places (the
+    token "unknown", which has an id of its own here) and unseen ones, missing, fractional and
+    out-of-range ages."""
+    vocabularies = pd.concat([fitted.vocabularies.execute(), pd.DataFrame(
+        {"field": ["state"], "token": ["unknown"], "id": [7]})], ignore_index=True)
+    fitted = dataclasses.replace(fitted, vocabularies=ibis.memtable(vocabularies))
+    recommender = make_recommender(fitted, books, RecentBooksModel(specs))
+    places = [*vocabularies["token"], None, "unknown", "atlantis", "", "bayern ü"]
+    ages = [np.nan, 0.0, 20.0, 34.5, 60.0, 61.0, -5.0, 1e9, np.inf, -np.inf, 33.333333333]
+    count = len(places) * len(ages)
+    profiles = pd.DataFrame({
+        "Age": [ages[i % len(ages)] for i in range(count)],
+        "state": pd.array([places[i % len(places)] for i in range(count)], dtype="str"),
+        "country": pd.array([places[(i // len(ages)) % len(places)] for i in range(count)],
+                            dtype="str"),
+        ORDER_COLUMN: np.arange(count, dtype=np.int64)})
+    expected = fitted.build(ibis.memtable(profiles), side="user").execute()
+    assert set(expected["state"]) == {0, 1, 2, 7} and expected["Age"].nunique() >= 5
+    pd.testing.assert_frame_equal(recommender.user_features(profiles), expected, check_exact=True)
 
 
 def test_a_pickled_recommender_answers_alike_and_is_never_copied(recent):

@@ -150,6 +150,12 @@ class ColumnScaling:
         scale = 1.0 / (data_range if data_range >= 10 * np.finfo(np.float64).eps else 1.0)
         return cls(float(median), float(scale), float(0.0 - minimum * scale))
 
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """``build_model_input``'s scaled column of ``values`` (NaN where missing), in numpy: the
+        same float64 operations, then float32, so the same bits as its SQL."""
+        filled = np.where(np.isnan(values), self.median, values)
+        return np.maximum(np.minimum(filled * self.scale + self.offset, 1.0), 0.0).astype(np.float32)
+
 
 def column_scalings(scaling: pd.DataFrame) -> dict[str, ColumnScaling]:
     """The one-row ``fit_scaling`` table (loaded as pandas) as constants per column."""
@@ -200,7 +206,7 @@ def build_model_input(rows: ir.Table, config: FieldConfig, title_components: ir.
     constants = {column: constant for column, constant in column_scalings(scaling).items()
                  if side is None or config.context(column) == side}
     # greatest/least, not clip(): clip's null handling repeats the expression in SQL, and the
-    # value is never null here.
+    # value is never null here. ``ColumnScaling.apply`` is its numpy twin: change both.
     scaled = {
         column: ibis.greatest(ibis.least(
             table[column].fill_null(constant.median) * constant.scale + constant.offset, 1.0),

@@ -9,9 +9,9 @@ The model input is the feature stage's own (``FittedFeatures.build``), one side 
 
 - the item side of the K candidates is built once, when the recommender is built, on the
   pipeline's engine (their title components, item statistics and author/year/publisher ids);
-- the user side (Age, state, country) of a request's readers is the same Ibis expression,
-  compiled to SQL once per loaded recommender over an in-process DuckDB that holds the user
-  fields' vocabularies; a request only registers its readers and runs that SQL;
+- the user side (Age, state, country) of a request's readers is the same Ibis expression's,
+  tabulated once per loaded recommender (``book_recs.serving.user_side``): a request looks its
+  places' ids up and scales its Age, with no query;
 - reader x candidate rows put the two sides side by side and go through ``to_tensors`` and
   ``predict``, as the evaluation's scores do.
 
@@ -43,7 +43,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 import numpy as np
@@ -59,6 +58,7 @@ from book_recs.models.data import to_device, to_tensors
 from book_recs.models.feature_spec import field_order
 from book_recs.models.inference import model_device, predict
 from book_recs.serving.candidates import CANDIDATE_RANK, READ_SHARE
+from book_recs.serving.user_side import UserSide
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ class Recommender:
     """Top-N books for cold-start readers: K candidate books ranked by a trained model.
 
     Build it with ``Recommender.build`` (from the feature stage's fitted tables); it pickles
-    without its DuckDB connection and compiles its user-side SQL again when unpickled.
+    without its user-side lookups and tabulates them again when unpickled.
 
     Args:
         model: The trained FinalMLP or ``SeedEnsemble`` (logits; ``predict`` makes probabilities);
@@ -312,15 +312,13 @@ class Recommender:
 
     # ---------------------------------------------------------------- runtime state
     def _prepare(self) -> None:
-        """The in-process DuckDB with the user fields' vocabularies and the user-side SQL."""
+        """The user side's lookups (``UserSide``) and the candidates' tensors."""
         readers = ibis.table({**PROFILE_FIELDS, ORDER_COLUMN: "int64"}, name=READERS)
         tables = {name: ibis.table(schema, name=name) for name, schema in self.table_schemas.items()}
         fitted = FittedFeatures(self.config, *(tables[name] for name in FITTED_TABLES), self.scaling)
-        self._user_sql = str(ibis.to_sql(fitted.build(readers, side="user"), dialect="duckdb"))
-        self._connection = duckdb.connect(config={"threads": 1})
-        self._connection.register("_vocabularies", self.user_vocabularies)
-        self._connection.execute("CREATE TABLE vocabularies AS SELECT * FROM _vocabularies")
-        self._connection.unregister("_vocabularies")
+        self._user_side = UserSide.tabulate(
+            str(ibis.to_sql(fitted.build(readers, side="user"), dialect="duckdb")), self.config,
+            self.user_vocabularies, self.scaling, PROFILE_FIELDS)
         # The candidates' tensors, with each user field's slot (its column in the numeric or
         # categorical tensor, as ``to_tensors`` lays them out) to fill per reader.
         specs = self.model.input_specs
@@ -371,14 +369,9 @@ class Recommender:
         return self._item_side is not None
 
     def user_features(self, profile: pd.DataFrame) -> pd.DataFrame:
-        """The user-side model input of readers (``Age``, ``state``, ``country``,
-        ``row_order``), in their order."""
-        cursor = self._connection.cursor()  # one per call: requests may come from many threads
-        try:
-            cursor.register(READERS, profile)
-            return cursor.execute(self._user_sql).fetch_df()
-        finally:
-            cursor.close()
+        """The user-side model input of readers (``Age``, ``state``, ``country``), in their
+        order."""
+        return self._user_side.features(profile)
 
     def _with_users(self, rows: dict[str, Tensor], users: pd.DataFrame) -> dict[str, Tensor]:
         """``rows`` repeated for every user (user-major), each copy with that user's fields."""
