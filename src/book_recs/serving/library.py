@@ -238,6 +238,8 @@ class LibraryRecommender:
                 profile.iloc[with_library], libraries[with_library],
                 [lists[EXCLUDE_FIELD][i] for i in with_library], [top_n[i] for i in with_library],
                 [unknown[i] for i in with_library], with_library))
+        if len(answers) == 1:  # each part comes in reader order, best first
+            return answers[0][ANSWER_COLUMNS]
         answer = pd.concat(answers, ignore_index=True)
         return answer.sort_values([READER_COLUMN, "rank"], ignore_index=True)[ANSWER_COLUMNS]
 
@@ -255,23 +257,24 @@ class LibraryRecommender:
         picked = np.concatenate([reader_columns[:len(k)][k] for reader_columns, k
                                  in zip(columns, kept, strict=True)])
         counts = np.array([k.sum() for k in kept])
-        answer = self.books.iloc[picked].reset_index(drop=True)
-        answer.insert(0, BOOK_COLUMN, self.catalogue.isbns[picked])
-        answer.insert(0, "rank", np.concatenate([np.arange(1, count + 1) for count in counts]))
-        answer.insert(0, READER_COLUMN, np.repeat(positions, counts))
-        answer["score"] = np.concatenate([reader_probabilities[:len(k)][k] for
-                                          reader_probabilities, k
-                                          in zip(probabilities, kept, strict=True)])
         # Once per reader, on its first row, as the cold-start answer's notes.
-        notes = np.full(len(answer), "", dtype=object)
+        notes = np.full(len(picked), "", dtype=object)
         firsts = np.cumsum(counts) - counts
         for index in np.flatnonzero(counts):
             notes[firsts[index]] = _joined(
                 _unknown_library_note(unknown[index]),
                 *self.cold._notes(profile.iloc[index], users.iloc[index], exclusions[index],
                                   counts[index], top_n[index]))
-        answer[NOTE_COLUMN] = pd.array(notes, dtype="str")
-        return answer
+        shown = self.books.iloc[picked]
+        return pd.DataFrame({
+            READER_COLUMN: np.repeat(positions, counts),
+            "rank": np.concatenate([np.arange(1, count + 1) for count in counts]),
+            BOOK_COLUMN: self.catalogue.isbns[picked],
+            **{column: shown[column].array for column in shown.columns},
+            "score": np.concatenate([reader_probabilities[:len(k)][k] for reader_probabilities, k
+                                     in zip(probabilities, kept, strict=True)]),
+            NOTE_COLUMN: pd.array(notes, dtype="str"),
+        })
 
 
 def _unknown_library_note(unknown: list[str]) -> str:
