@@ -247,8 +247,7 @@ class LibraryRecommender:
                         libraries: sparse.csr_matrix, exclusions: list[list[str]],
                         top_n: list[int], unknown: list[list[str]],
                         positions: np.ndarray) -> pd.DataFrame:
-        users = self.cold.user_features(profile.assign(
-            **{"row_order": np.arange(len(profile), dtype=np.int64)}))
+        users = self.cold.user_features(profile)
         excluded = sparse.vstack([library_row(self.catalogue, isbns)[0] for isbns in exclusions],
                                  format="csr")
         columns, probabilities = self.rank(users, libraries, max(top_n), excluded)

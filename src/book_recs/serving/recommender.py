@@ -137,7 +137,7 @@ def _is_null(value: Any) -> bool:
 
 
 def _check_profile(readers: pd.DataFrame) -> pd.DataFrame:
-    """The readers' Age, state and country, typed, with ``row_order`` 0..R-1."""
+    """The readers' Age, state and country, typed."""
     missing = [field for field in PROFILE_FIELDS if field not in readers.columns]
     if missing:
         raise InvalidRequest(missing[0], f"every reader needs the field '{missing[0]}' "
@@ -151,13 +151,11 @@ def _check_profile(readers: pd.DataFrame) -> pd.DataFrame:
             if not _is_null(value) and not isinstance(value, str):
                 raise InvalidRequest(field, f"reader {index}: must be text or null, "
                                            f"got {_echo.repr(value)}")
-    profile = pd.DataFrame({
+    return pd.DataFrame({
         "Age": pd.to_numeric(readers["Age"], errors="raise").astype("float64").to_numpy(),
         **{field: pd.array([None if _is_null(v) else v for v in readers[field]], dtype="str")
            for field in ("state", "country")},
-        ORDER_COLUMN: np.arange(len(readers), dtype=np.int64),
     })
-    return profile
 
 
 def _above(limit: str, most: int, value: int) -> str:
@@ -313,12 +311,14 @@ class Recommender:
     # ---------------------------------------------------------------- runtime state
     def _prepare(self) -> None:
         """The user side's lookups (``UserSide``) and the candidates' tensors."""
-        readers = ibis.table({**PROFILE_FIELDS, ORDER_COLUMN: "int64"}, name=READERS)
+        # The user side reads the vocabularies alone of the fitted tables: the others stay
+        # unbound (their schemas) and are never executed.
         tables = {name: ibis.table(schema, name=name) for name, schema in self.table_schemas.items()}
+        tables["vocabularies"] = ibis.memtable(self.user_vocabularies)
         fitted = FittedFeatures(self.config, *(tables[name] for name in FITTED_TABLES), self.scaling)
-        self._user_side = UserSide.tabulate(
-            str(ibis.to_sql(fitted.build(readers, side="user"), dialect="duckdb")), self.config,
-            self.user_vocabularies, self.scaling, PROFILE_FIELDS)
+        self._user_side = UserSide.tabulate(lambda readers: fitted.build(readers, side="user"),
+                                            self.config, self.user_vocabularies, self.scaling,
+                                            PROFILE_FIELDS)
         # The candidates' tensors, with each user field's slot (its column in the numeric or
         # categorical tensor, as ``to_tensors`` lays them out) to fill per reader.
         specs = self.model.input_specs
