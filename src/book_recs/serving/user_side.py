@@ -53,10 +53,10 @@ class TokenIds:
 
 @dataclass(frozen=True)
 class UserSide:
-    """The user-side model input of readers' profiles, column for column as the user-side SQL.
+    """The user-side model input of readers' profiles, column for column as the expression.
 
     Attributes:
-        columns: The SQL's output columns, in its order.
+        columns: The expression's output columns, in its order.
         numeric: Each numeric column's profile field and fitted constants.
         categorical: Each categorical column's (= field's) token ids.
     """
