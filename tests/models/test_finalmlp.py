@@ -164,6 +164,28 @@ def test_pair_logits_are_the_logits_of_every_user_item_row(specs, frame, model_t
     assert expected.std() > 0.1
 
 
+def test_a_shortlist_is_the_first_members_best_scored_by_the_whole_ensemble(specs, frame):
+    seed_everything(0)
+    ensemble = ensemble_of_two(specs, SMALL).eval()
+    with torch.no_grad():  # members far apart: the first one's order is not the ensemble's
+        for parameter in ensemble.members.parameters():
+            parameter.normal_(0.0, 0.5)
+    user = to_tensors(frame.iloc[:1], ensemble.input_specs)
+    items = to_tensors(frame.iloc[1:21], ensemble.input_specs)
+    with torch.no_grad():
+        everyone = ensemble.pair_logits(user, ensemble.item_side(items))[0]
+        first = ensemble.members[0].pair_logits(user, ensemble.members[0].item_side(items))[0]
+        got = ensemble.shortlist_logits(user, items, 5)
+    shortlisted = torch.isfinite(got)
+    assert torch.equal(shortlisted.nonzero().flatten(), first.topk(5).indices.sort().values)
+    torch.testing.assert_close(got[shortlisted], everyone[shortlisted])
+    assert torch.equal(got[~shortlisted], torch.full((15,), -torch.inf))
+    assert not torch.equal(first.argsort(), everyone.argsort())
+    torch.testing.assert_close(ensemble.shortlist_logits(user, items, 20), everyone)
+    with pytest.raises(ValueError, match="shortlist must be from 1 to 20, got 21"):
+        ensemble.shortlist_logits(user, items, 21)
+
+
 def test_pair_logits_need_one_sided_gate_contexts(specs, frame):
     model = FinalMLP(specs, small(fs1_context=["Age", "Book-Author"])).eval()
     with pytest.raises(ValueError, match="the user gate's context reads fields of the other side"):

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from book_recs.features.library import PairFeatures
+from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.finalmlp import FinalMLP, FinalMLPConfig
 from book_recs.models.training import seed_everything
 from book_recs.serving.candidates import CandidateConfig, select_candidates
@@ -155,6 +156,39 @@ def test_a_readers_side_computed_once_gives_the_logits_of_its_pair_rows(library_
                                                                             described[0])))
     assert rows.abs().max() > 0.1
     torch.testing.assert_close(once[0], rows, rtol=1e-5, atol=1e-5)
+
+
+def test_a_shortlist_ranks_the_first_members_best_by_the_whole_ensemble(library_recommender):
+    features, stage, shown = (library_recommender.features, library_recommender.stage.with_k(4),
+                              library_recommender.books)
+    seed_everything(5)
+    members = [FinalMLP(features.specs, FinalMLPConfig(
+        embedding_dim=4, mlp1_hidden_units=(8,), mlp2_hidden_units=(8,), fs_hidden_units=(8,),
+        num_heads=2)) for _ in range(2)]
+    ensemble = SeedEnsemble(members).eval()
+    with torch.no_grad():  # members far apart: the first one's order is not the ensemble's
+        for parameter in ensemble.parameters():
+            parameter.normal_()
+
+    def ranked(model, shortlist=None, top_n=2):
+        recommender = LibraryRecommender(library_recommender.cold, stage,
+                                         library_recommender.catalogue, features, model, shown,
+                                         default_top_n=2, shortlist=shortlist)
+        row, _ = library_row(recommender.catalogue, ["b2"], [0])  # 4 candidates: b0 b1 b3 b4
+        users = recommender.cold.profile_features(pd.DataFrame([PROFILE]))
+        columns, probabilities = recommender.rank(users, row, top_n)
+        return columns[0].tolist(), probabilities[0]
+
+    first_best, _ = ranked(members[0].eval())
+    everyone, everyones_probabilities = ranked(ensemble, top_n=4)
+    shortlisted, probabilities = ranked(ensemble, shortlist=1)  # widened to top_n = 2
+    assert sorted(shortlisted) == sorted(first_best) and sorted(everyone[:2]) != sorted(first_best)
+    expected = dict(zip(everyone, everyones_probabilities, strict=True))
+    np.testing.assert_allclose(probabilities, [expected[column] for column in shortlisted],
+                               rtol=1e-6)
+    assert probabilities[0] >= probabilities[1]
+    with pytest.raises(ValueError, match="a shortlist needs a SeedEnsemble"):
+        ranked(members[0], shortlist=2)
 
 
 def test_an_unpickled_recommender_is_left_out_of_garbage_collections(library_recommender):

@@ -9,7 +9,9 @@ Two stages, as the cold-start ``Recommender``, but both read the library:
   (``book_recs.topn.candidates.CandidateStage``);
 - ranking: FinalMLP scores each (reader, candidate) pair from the reader's profile and library,
   the candidate's fields and what the anchors say of it
-  (``book_recs.features.library.PairFeatures``), and the best ``top_n`` are answered.
+  (``book_recs.features.library.PairFeatures``), and the best ``top_n`` are answered. With a
+  seed ensemble and a ``shortlist``, the first member scores every candidate and the ensemble
+  only the first member's best few.
 
 A reader without a library, or whose books are all outside the catalogue, gets the cold-start
 ``Recommender``'s list (Age, state, country); when the reader gave a library (empty, or of
@@ -37,6 +39,7 @@ from book_recs.columns import BOOK_COLUMN
 from book_recs.devices import one_torch_thread
 from book_recs.features.library import PairFeatures
 from book_recs.models.data import to_device
+from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.inference import model_device
 from book_recs.serving.recommender import (
     ANSWER_COLUMNS,
@@ -103,11 +106,14 @@ class LibraryRecommender:
         model: The re-ranker (FinalMLP or a ``SeedEnsemble``) over ``features.specs``.
         books: ``Book-Title`` and ``Book-Author`` of every catalogue book, in catalogue order.
         default_top_n: ``top_n`` of a reader who gives none.
+        shortlist: With a ``SeedEnsemble``, the candidates every member scores: the first
+            member's best ``shortlist`` of the K, or ``top_n`` if more
+            (``SeedEnsemble.shortlist_logits``); None: every member scores all K.
     """
 
     def __init__(self, cold: Recommender, stage: CandidateStage, catalogue: Catalogue,
                  features: PairFeatures, model: torch.nn.Module, books: pd.DataFrame,
-                 default_top_n: int = 10) -> None:
+                 default_top_n: int = 10, shortlist: int | None = None) -> None:
         if len(books) != len(catalogue):
             raise ValueError(f"{len(books)} book rows for a catalogue of {len(catalogue)}")
         if not 1 <= default_top_n <= stage.k:
@@ -115,6 +121,11 @@ class LibraryRecommender:
         if list(features.candidate_names) != stage.feature_names:
             raise ValueError(f"the re-ranker reads {list(features.candidate_names)}, the "
                              f"candidate stage gives {stage.feature_names}")
+        if shortlist is not None and not isinstance(model, SeedEnsemble):
+            raise ValueError("a shortlist needs a SeedEnsemble re-ranker (its first member "
+                             "draws it)")
+        if shortlist is not None and not 1 <= shortlist <= stage.k:
+            raise ValueError(f"shortlist must be from 1 to K = {stage.k}, got {shortlist}")
         self.cold = cold
         self.stage = stage
         self.catalogue = catalogue
@@ -122,6 +133,7 @@ class LibraryRecommender:
         self.model = model.eval()
         self.books = books.reset_index(drop=True)
         self.default_top_n = default_top_n
+        self.shortlist = shortlist
 
     @property
     def candidate_count(self) -> int:
@@ -133,7 +145,7 @@ class LibraryRecommender:
         return self
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"shortlist": None, **state})  # versions registered before it
         # Unpickled once (a served model), read-only after: its ~780k objects need no garbage
         # collection, and a full collection's walk over them cost a served request 2 ms on
         # average. The objects that exist now leave the collector's generations for good.
@@ -171,6 +183,7 @@ class LibraryRecommender:
         device = model_device(self.model)
         readers = to_device(self.features.reader_tensors(users, libraries), device)
         logits = np.full(candidates.shape, -np.inf, dtype=np.float32)
+        shortlist = None if self.shortlist is None else max(self.shortlist, top_n)
         # A reader at a time against its own candidates: the reader's side (its gate, its
         # library's pooling) once, not once per candidate; and its logits the same bits
         # whoever else is ranked with it.
@@ -182,8 +195,11 @@ class LibraryRecommender:
                 items = to_device(self.features.candidate_tensors(columns[filled], said[filled]),
                                   device)
                 one = {name: tensor[reader:reader + 1] for name, tensor in readers.items()}
-                logits[reader, filled] = self.model.pair_logits(
-                    one, self.model.item_side(items))[0].float().cpu().numpy()
+                reader_logits = (
+                    self.model.pair_logits(one, self.model.item_side(items))[0]
+                    if shortlist is None or shortlist >= filled.sum() else
+                    self.model.shortlist_logits(one, items, shortlist))
+                logits[reader, filled] = reader_logits.float().cpu().numpy()
         places, best = best_columns(logits, top_n)
         chosen = np.where(places == NOT_RECOMMENDED, NOT_RECOMMENDED,
                           np.take_along_axis(candidates, np.maximum(places, 0), axis=1))

@@ -29,6 +29,7 @@ from book_recs.features.library import (
 )
 from book_recs.features.model_input import ORDER_COLUMN, FittedFeatures
 from book_recs.models.distributed import train_models
+from book_recs.models.ensemble import SeedEnsemble
 from book_recs.models.finalmlp import FinalMLPConfig
 from book_recs.models.training import TrainingConfig
 from book_recs.pipelines.data_split.nodes import SPLIT_COLUMN
@@ -269,29 +270,41 @@ def build_library_recommender(cold: Recommender, stage: CandidateStage, readers:
                               catalogue_books: pd.DataFrame, profiles: pd.DataFrame,
                               params: dict[str, Any], top_n_judged: int,
                               ) -> tuple[LibraryRecommender, pd.DataFrame]:
-    """The served recommender, with K chosen on the valid readers: the K of
-    ``params["k_grid"]`` whose re-ranked top ``top_n_judged`` has the best valid nDCG; the
-    table of each K's valid nDCG and Recall."""
+    """The served recommender, K and the shortlist chosen on the valid readers: the K of
+    ``params["k_grid"]`` whose re-ranked top ``top_n_judged`` has the best valid nDCG, every
+    member of the re-ranker scoring all K; then, with a seed ensemble, the shortlist of
+    ``params["shortlist_grid"]`` (or all K) with the best valid nDCG, the smaller on a tie. The
+    table of each choice's valid nDCG and Recall (``shortlist`` K: all K)."""
     books = (catalogue_books.set_index(BOOK_COLUMN).loc[readers.catalogue.isbns,
                                                           ["Book-Title", "Book-Author"]]
              .reset_index(drop=True))
 
-    def recommender(k: int) -> LibraryRecommender:
+    def recommender(k: int, shortlist: int | None = None) -> LibraryRecommender:
         return LibraryRecommender(cold, stage.with_k(k), readers.catalogue, features, model,
-                                  books, min(cold.default_top_n, k))
+                                  books, min(cold.default_top_n, k), shortlist)
 
-    rows = []
-    for k in sorted(params["k_grid"]):
-        lists = rank_library_readers(recommender(k), readers, profiles, "valid", top_n_judged)
+    def valid_row(k: int, shortlist: int | None = None) -> dict[str, Any]:
+        lists = rank_library_readers(recommender(k, shortlist), readers, profiles, "valid",
+                                     top_n_judged)
         metrics = per_reader_top_n_metrics(lists, readers.targets["valid"], top_n_judged)
-        rows.append({"k": k, **metrics[[f"ndcg@{top_n_judged}", f"recall@{top_n_judged}"]]
-                     .mean().to_dict()})
-        logger.info("re-ranking K=%d: valid nDCG@%d %.4f", k, top_n_judged,
-                    rows[-1][f"ndcg@{top_n_judged}"])
+        row = {"k": k, "shortlist": shortlist or k,
+               **metrics[[f"ndcg@{top_n_judged}", f"recall@{top_n_judged}"]].mean().to_dict()}
+        logger.info("re-ranking K=%d, shortlist %d: valid nDCG@%d %.4f", k, row["shortlist"],
+                    top_n_judged, row[f"ndcg@{top_n_judged}"])
+        return row
+
+    def best(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return min(rows, key=lambda row: (-row[f"ndcg@{top_n_judged}"], row["shortlist"], row["k"]))
+
+    rows = [valid_row(k) for k in sorted(params["k_grid"])]
+    k = best(rows)["k"]
+    if isinstance(model, SeedEnsemble):
+        rows += [valid_row(k, shortlist) for shortlist in sorted(params["shortlist_grid"])
+                 if shortlist < k]
+    chosen = best([row for row in rows if row["k"] == k])
     table = pd.DataFrame(rows)
-    best = int(table.sort_values([f"ndcg@{top_n_judged}", "k"], ascending=[False, True])["k"]
-               .iloc[0])
-    return recommender(best), table.assign(chosen=table["k"] == best)
+    return (recommender(k, chosen["shortlist"] if chosen["shortlist"] < k else None),
+            table.assign(chosen=(table["k"] == k) & (table["shortlist"] == chosen["shortlist"])))
 
 
 def rank_library_readers(recommender: LibraryRecommender, readers: LibrarySplit,
