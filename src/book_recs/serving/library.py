@@ -254,8 +254,8 @@ class LibraryRecommender:
                 profile.iloc[with_library], libraries[with_library],
                 [lists[EXCLUDE_FIELD][i] for i in with_library], [top_n[i] for i in with_library],
                 [unknown[i] for i in with_library], with_library))
-        if len(answers) == 1:  # each part comes in reader order, best first
-            return answers[0][ANSWER_COLUMNS]
+        if len(answers) == 1:  # each part: ANSWER_COLUMNS, in reader order, best first
+            return answers[0]
         answer = pd.concat(answers, ignore_index=True)
         return answer.sort_values([READER_COLUMN, "rank"], ignore_index=True)[ANSWER_COLUMNS]
 
