@@ -54,8 +54,9 @@ class SeedEnsemble(nn.Module):
         ``shortlist`` (ties: the lower index); the other items get ``-inf``.
 
         Why: the members agree on which items are contenders, so the others need not score
-        the rest (on the full data's valid readers a shortlist of 20 of 200 candidates left
-        the top 10's nDCG as it was, at half the re-ranker's work).
+        the rest. On the full data's valid readers a shortlist of 20 of 200 candidates left
+        the top 10's nDCG@10 as it was (0.0428 against 0.0427), from 240 member-rows per
+        reader instead of 600.
 
         Args:
             user: One user's row (``pair_logits``'s users, R = 1).
