@@ -294,7 +294,8 @@ def build_library_recommender(cold: Recommender, stage: CandidateStage, readers:
         return row
 
     def best(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        return min(rows, key=lambda row: (-row[f"ndcg@{top_n_judged}"], row["shortlist"], row["k"]))
+        # The best valid nDCG, then the fewest member-rows (a K row's shortlist is K itself).
+        return min(rows, key=lambda row: (-row[f"ndcg@{top_n_judged}"], row["shortlist"]))
 
     rows = [valid_row(k) for k in sorted(params["k_grid"])]
     k = best(rows)["k"]
